@@ -1,0 +1,103 @@
+// Package deliver defines what a log destination is: the Deliverer
+// interface, the Delivery it is handed, the Receipt it returns and the log
+// Record it may consume. Implementations live in subpackages (file, records,
+// cloudwatch, s3); delivertest holds a recording fake for users' tests.
+package deliver
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/tenant"
+)
+
+// A Deliverer sends one log object to one tenant destination.
+//
+// Deliver must be safe for concurrent use. It returns a Receipt describing
+// what reached the destination even when it also returns an error (a partial
+// delivery), and classifies its error with Permanent or Retryable where it
+// knows better than the default (see IsRetryable).
+type Deliverer interface {
+	Deliver(ctx context.Context, d *Delivery) (Receipt, error)
+}
+
+// DelivererFunc adapts a function to the Deliverer interface.
+type DelivererFunc func(ctx context.Context, d *Delivery) (Receipt, error)
+
+// Deliver calls f(ctx, d).
+func (f DelivererFunc) Deliver(ctx context.Context, d *Delivery) (Receipt, error) {
+	return f(ctx, d)
+}
+
+// Object identifies a log object in the central bucket.
+type Object struct {
+	Bucket    string
+	Key       string // decoded object key
+	VersionID string // empty when unversioned or unknown
+	Size      int64  // bytes; 0 when unknown
+	// Time is when the object was written (event time or LastModified). It is
+	// the timestamp fallback for records that carry none.
+	Time time.Time
+}
+
+// Body is an opened log object.
+type Body struct {
+	io.ReadCloser
+	ContentType     string
+	ContentEncoding string
+	Size            int64     // -1 when unknown
+	LastModified    time.Time // zero when unknown
+}
+
+// Delivery is one (object, destination) pair handed to a Deliverer.
+type Delivery struct {
+	Object Object
+	Key    keyparse.Key          // the parsed object key: whose logs these are
+	Config tenant.DeliveryConfig // the destination, already validated
+
+	// Open opens the raw object (for copying). Each call opens a new stream;
+	// the caller closes it.
+	Open func(ctx context.Context) (*Body, error)
+	// Records opens the decoded, application-filtered log records of the
+	// object, streamed. Each call starts a new stream; the caller closes it.
+	Records func(ctx context.Context) (RecordReader, error)
+}
+
+// Receipt reports what one delivery did. Counts are of log events unless
+// stated otherwise; deliverers that copy whole objects report Objects and
+// Bytes only.
+type Receipt struct {
+	Objects   int   // whole objects written (copy destinations)
+	Events    int64 // events accepted by the destination
+	Bytes     int64 // payload bytes accepted by the destination
+	Rejected  int64 // events the destination refused (e.g. rejectedLogEventsInfo)
+	Dropped   int64 // events not sent because the destination would refuse them
+	Truncated int64 // events shortened to fit the destination's size limit
+	Skipped   int64 // input lines not decodable into records (see DecodeStats)
+	Calls     int   // API calls made (writes, including retries)
+	// Location names where the data went: a URI, log group/stream or path.
+	Location string
+}
+
+// Add returns the sum of r and o. Location is taken from r unless empty.
+func (r Receipt) Add(o Receipt) Receipt {
+	r.Objects += o.Objects
+	r.Events += o.Events
+	r.Bytes += o.Bytes
+	r.Rejected += o.Rejected
+	r.Dropped += o.Dropped
+	r.Truncated += o.Truncated
+	r.Skipped += o.Skipped
+	r.Calls += o.Calls
+	if r.Location == "" {
+		r.Location = o.Location
+	}
+	return r
+}
+
+// Opener opens objects of the central bucket.
+type Opener interface {
+	Open(ctx context.Context, obj Object) (*Body, error)
+}

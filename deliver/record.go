@@ -1,0 +1,63 @@
+package deliver
+
+import "time"
+
+// Record is one decoded log event of an object.
+type Record struct {
+	// Time is the event time: from the record, from its message, or the
+	// object's time when neither carries one (see TimeSource).
+	Time time.Time
+	// TimeSource says where Time came from.
+	TimeSource TimeSource
+	// Message is what the tenant receives: the original container line, or
+	// the record without collector metadata as compact JSON. Never empty.
+	Message string
+
+	// Source metadata, empty when the collector did not send it.
+	Stream    string // "stdout" or "stderr"
+	Namespace string
+	Pod       string
+	Container string
+	Cluster   string
+	// Application is the record's application, falling back to the key's.
+	Application string
+}
+
+// TimeSource says where a Record's Time came from.
+type TimeSource uint8
+
+// Where a record's time came from.
+const (
+	TimeFromRecord  TimeSource = iota // the collector's timestamp field
+	TimeFromMessage                   // a field or prefix of the message
+	TimeFromObject                    // the object's time: nothing better found
+)
+
+// RecordReader streams the records of one object.
+type RecordReader interface {
+	// Next returns the next record, or io.EOF after the last one. Any other
+	// error ends the stream (for example a corrupt gzip member or the
+	// decompressed size cap); records returned before it are valid. The
+	// returned Record is owned by the caller.
+	Next() (Record, error)
+	// Stats reports what was decoded and skipped so far.
+	Stats() DecodeStats
+	Close() error
+}
+
+// DecodeStats counts the input of one record stream.
+type DecodeStats struct {
+	Lines        int64 // input lines read
+	Records      int64 // records returned
+	BadJSON      int64 // lines that were not valid JSON (sent as plain text or skipped, see the decoder)
+	InvalidUTF8  int64 // records whose message had invalid UTF-8 repaired
+	TooLong      int64 // lines over the line limit, skipped
+	Empty        int64 // records with an empty message, skipped
+	Filtered     int64 // records of applications the tenant did not ask for
+	InputBytes   int64 // decompressed bytes read
+	CompressedIn int64 // compressed bytes read, when known
+}
+
+// Skipped is the number of input lines or records that did not become
+// records, excluding application filtering.
+func (s DecodeStats) Skipped() int64 { return s.TooLong + s.Empty }

@@ -1,0 +1,125 @@
+// Package awserr classifies AWS SDK errors as retryable or permanent, once,
+// for every deliverer and store.
+package awserr
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/logdelivery/logdelivery/deliver"
+)
+
+// permanentCodes are error codes that retrying the same request cannot fix.
+var permanentCodes = map[string]bool{
+	"AccessDenied":                  true,
+	"AccessDeniedException":         true,
+	"AccountProblem":                true,
+	"AllAccessDisabled":             true,
+	"AuthorizationError":            true,
+	"ExpiredToken":                  false, // credentials are refreshed: retryable
+	"InvalidAccessKeyId":            true,
+	"InvalidBucketName":             true,
+	"InvalidClientTokenId":          true,
+	"InvalidIdentityToken":          true,
+	"InvalidObjectState":            true,
+	"InvalidParameterException":     true,
+	"InvalidParameterValue":         true,
+	"InvalidRequest":                true,
+	"KMS.DisabledException":         true,
+	"KMS.NotFoundException":         true,
+	"MalformedPolicyDocument":       true,
+	"NoSuchBucket":                  true,
+	"NoSuchKey":                     true,
+	"NotAuthorized":                 true,
+	"PermanentRedirect":             true,
+	"RegionDisabledException":       true,
+	"ResourceNotFoundException":     true,
+	"SignatureDoesNotMatch":         true,
+	"UnauthorizedOperation":         true,
+	"UnrecognizedClientException":   true,
+	"ValidationError":               true,
+	"ValidationException":           true,
+	"DataAlreadyAcceptedException":  true,
+	"MalformedQueryString":          true,
+	"EntityTooLarge":                true,
+	"InvalidSequenceTokenException": false,
+}
+
+// Code returns the AWS error code of err, or "".
+func Code(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// StatusCode returns the HTTP status of the response that produced err, or
+// 0.
+func StatusCode(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// IsRetryable reports whether err is worth retrying: throttling, 5xx,
+// timeouts, connection failures, expired credentials. Context cancellation
+// by the caller is retryable in the sense that the work was not done.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	code := Code(err)
+	if v, ok := permanentCodes[code]; ok {
+		return !v
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool() {
+		return true
+	}
+	if retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err).Bool() {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	status := StatusCode(err)
+	switch {
+	case status >= 500, status == 429, status == 408:
+		return true
+	case status >= 400:
+		return false
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorFault() != smithy.FaultClient
+	}
+	return true
+}
+
+// Classify marks err as deliver.Retryable or deliver.Permanent. It keeps
+// an existing classification and returns nil for nil.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if IsRetryable(err) {
+		return deliver.Retryable(err)
+	}
+	return deliver.Permanent(err)
+}
+
+// IsThrottle reports whether err is a throttling error.
+func IsThrottle(err error) bool {
+	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool()
+}

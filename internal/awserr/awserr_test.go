@@ -1,0 +1,49 @@
+package awserr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/logdelivery/logdelivery/deliver"
+)
+
+func respErr(status int, err error) error {
+	return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		retryable bool
+	}{
+		{"access denied", respErr(403, &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}), false},
+		{"no such bucket", respErr(404, &smithy.GenericAPIError{Code: "NoSuchBucket"}), false},
+		{"log group missing", respErr(400, &smithy.GenericAPIError{Code: "ResourceNotFoundException"}), false},
+		{"throttling", respErr(400, &smithy.GenericAPIError{Code: "ThrottlingException"}), true},
+		{"slow down", respErr(503, &smithy.GenericAPIError{Code: "SlowDown"}), true},
+		{"internal error", respErr(500, &smithy.GenericAPIError{Code: "InternalError", Fault: smithy.FaultServer}), true},
+		{"unknown 4xx", respErr(400, &smithy.GenericAPIError{Code: "SomethingNew", Fault: smithy.FaultClient}), false},
+		{"unknown 5xx", respErr(502, &smithy.GenericAPIError{Code: "BadGateway"}), true},
+		{"expired token", respErr(400, &smithy.GenericAPIError{Code: "ExpiredToken"}), true},
+		{"deadline", fmt.Errorf("put: %w", context.DeadlineExceeded), true},
+		{"plain error", errors.New("boom"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.retryable, IsRetryable(tc.err))
+			c := Classify(tc.err)
+			assert.Equal(t, tc.retryable, deliver.IsRetryable(c))
+			assert.Equal(t, !tc.retryable, errors.Is(c, deliver.ErrPermanent))
+			assert.ErrorIs(t, c, tc.err, "the original error stays reachable")
+		})
+	}
+	assert.NoError(t, Classify(nil))
+	assert.False(t, deliver.IsRetryable(Classify(deliver.Permanent(errors.New("x")))), "an existing classification is kept")
+}

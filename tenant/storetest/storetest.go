@@ -1,0 +1,282 @@
+// Package storetest is the conformance suite of tenant.Store
+// implementations. Every store in this module runs it; run it against your
+// own store too:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) tenant.Store { return newEmptyStore(t) })
+//	}
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logdelivery/logdelivery/tenant"
+)
+
+// Run runs the suite. open must return a new, empty store for each call.
+func Run(t *testing.T, open func(t *testing.T) tenant.Store) {
+	t.Run("UnknownTenantHasNoConfigs", func(t *testing.T) { testUnknownTenant(t, open(t)) })
+	t.Run("CreateGetRoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
+	t.Run("CreateExisting", func(t *testing.T) { testCreateExisting(t, open(t)) })
+	t.Run("ConfigsOfOneTenant", func(t *testing.T) { testConfigsOfOneTenant(t, open(t)) })
+	t.Run("ManyConfigsPerTenant", func(t *testing.T) { testManyConfigs(t, open(t)) })
+	t.Run("Replace", func(t *testing.T) { testReplace(t, open(t)) })
+	t.Run("Delete", func(t *testing.T) { testDelete(t, open(t)) })
+	t.Run("ListPages", func(t *testing.T) { testList(t, open(t)) })
+	t.Run("ReturnsCopies", func(t *testing.T) { testCopies(t, open(t)) })
+	t.Run("ConcurrentCreate", func(t *testing.T) { testConcurrentCreate(t, open(t)) })
+}
+
+// CloudWatch returns a valid cloudwatch config of tenant, for tests.
+func CloudWatch(tenantID string) tenant.DeliveryConfig {
+	return tenant.DeliveryConfig{
+		TenantID:               tenantID,
+		Type:                   tenant.KindCloudWatch,
+		LogDistributionRoleARN: "arn:aws:iam::222222222222:role/CustomerLogDistribution-us-east-1",
+		LogGroupName:           "/rosa/" + tenantID,
+		TargetRegion:           "us-east-1",
+	}
+}
+
+// S3 returns a valid s3 config of tenant, for tests.
+func S3(tenantID string) tenant.DeliveryConfig {
+	return tenant.DeliveryConfig{
+		TenantID:     tenantID,
+		Type:         tenant.KindS3,
+		BucketName:   "tenant-logs-" + tenantID,
+		BucketPrefix: "ROSA/cluster-logs/",
+		TargetRegion: "us-east-1",
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func testUnknownTenant(t *testing.T, s tenant.Store) {
+	got, err := s.Configs(ctx(t), "nobody")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	_, err = s.Get(ctx(t), "nobody", "s3")
+	assert.ErrorIs(t, err, tenant.ErrNotFound)
+}
+
+func testRoundTrip(t *testing.T, s tenant.Store) {
+	in := tenant.DeliveryConfig{
+		TenantID:               "acme",
+		Type:                   "cloudwatch",
+		Enabled:                tenant.Bool(false),
+		DesiredLogs:            []string{"payments", "kube-apiserver"},
+		Groups:                 []string{"API", "scheduler"},
+		TargetRegion:           "eu-west-1",
+		TTL:                    4102444800,
+		LogDistributionRoleARN: "arn:aws:iam::222222222222:role/path/to/Role",
+		LogGroupName:           "/acme/logs",
+		ExternalID:             "ext-123",
+	}
+	created, err := s.Create(ctx(t), in)
+	require.NoError(t, err)
+	assert.NotEmpty(t, created.CreatedAt, "created_at is set")
+	assert.Equal(t, created.CreatedAt, created.UpdatedAt, "a new config has created_at = updated_at")
+	_, err = time.Parse(time.RFC3339Nano, created.UpdatedAt)
+	assert.NoError(t, err, "updated_at is RFC 3339")
+
+	got, err := s.Get(ctx(t), "acme", "cloudwatch")
+	require.NoError(t, err)
+	assert.Equal(t, created, got)
+	in.CreatedAt, in.UpdatedAt = created.CreatedAt, created.UpdatedAt
+	assert.Equal(t, in, got, "every field survives a round trip")
+	require.NotNil(t, got.Enabled)
+	assert.False(t, *got.Enabled, "enabled=false is kept, not defaulted")
+
+	// An absent enabled stays absent (and so defaults to true).
+	s3 := S3("acme")
+	_, err = s.Create(ctx(t), s3)
+	require.NoError(t, err)
+	got, err = s.Get(ctx(t), "acme", "s3")
+	require.NoError(t, err)
+	assert.Nil(t, got.Enabled)
+	assert.True(t, got.IsEnabled())
+	assert.Equal(t, s3.BucketName, got.BucketName)
+}
+
+func testCreateExisting(t *testing.T, s tenant.Store) {
+	_, err := s.Create(ctx(t), S3("acme"))
+	require.NoError(t, err)
+	c := S3("acme")
+	c.BucketName = "other-bucket"
+	_, err = s.Create(ctx(t), c)
+	assert.ErrorIs(t, err, tenant.ErrExists)
+	got, err := s.Get(ctx(t), "acme", "s3")
+	require.NoError(t, err)
+	assert.Equal(t, S3("acme").BucketName, got.BucketName, "a failed create changes nothing")
+}
+
+func testConfigsOfOneTenant(t *testing.T, s tenant.Store) {
+	archive := S3("acme")
+	archive.Type = "s3:archive"
+	archive.BucketName = "acme-archive"
+	for _, c := range []tenant.DeliveryConfig{CloudWatch("acme"), S3("acme"), archive, S3("acme2"), CloudWatch("globex")} {
+		_, err := s.Create(ctx(t), c)
+		require.NoError(t, err)
+	}
+	got, err := s.Configs(ctx(t), "acme")
+	require.NoError(t, err)
+	types := map[string]string{}
+	for _, c := range got {
+		assert.Equal(t, "acme", c.TenantID)
+		types[c.Type] = c.BucketName + c.LogGroupName
+	}
+	assert.Equal(t, map[string]string{
+		"cloudwatch": "/rosa/acme",
+		"s3":         "tenant-logs-acme",
+		"s3:archive": "acme-archive",
+	}, types)
+}
+
+func testManyConfigs(t *testing.T, s tenant.Store) {
+	const n = 40
+	for i := range n {
+		c := S3("big")
+		c.Type = fmt.Sprintf("s3:dest%02d", i)
+		c.DesiredLogs = []string{fmt.Sprintf("app-%d", i)}
+		_, err := s.Create(ctx(t), c)
+		require.NoError(t, err)
+	}
+	got, err := s.Configs(ctx(t), "big")
+	require.NoError(t, err)
+	assert.Len(t, got, n, "every config of a tenant is returned, however many")
+}
+
+func testReplace(t *testing.T, s tenant.Store) {
+	_, err := s.Replace(ctx(t), S3("acme"), tenant.Condition{})
+	assert.ErrorIs(t, err, tenant.ErrNotFound, "replace of a missing config")
+
+	v1, err := s.Create(ctx(t), S3("acme"))
+	require.NoError(t, err)
+
+	c := S3("acme")
+	c.BucketName = "acme-new"
+	v2, err := s.Replace(ctx(t), c, tenant.Condition{IfUpdatedAt: v1.UpdatedAt})
+	require.NoError(t, err)
+	assert.Equal(t, "acme-new", v2.BucketName)
+	assert.Equal(t, v1.CreatedAt, v2.CreatedAt, "created_at is kept")
+	assert.NotEqual(t, v1.UpdatedAt, v2.UpdatedAt, "updated_at changes on every write")
+
+	c.BucketName = "acme-stale"
+	_, err = s.Replace(ctx(t), c, tenant.Condition{IfUpdatedAt: v1.UpdatedAt})
+	assert.ErrorIs(t, err, tenant.ErrConflict, "replace with a stale updated_at")
+
+	got, err := s.Get(ctx(t), "acme", "s3")
+	require.NoError(t, err)
+	assert.Equal(t, "acme-new", got.BucketName, "a conflicting replace changes nothing")
+
+	c.BucketName = "acme-unconditional"
+	_, err = s.Replace(ctx(t), c, tenant.Condition{})
+	require.NoError(t, err, "replace without a condition")
+}
+
+func testDelete(t *testing.T, s tenant.Store) {
+	assert.ErrorIs(t, s.Delete(ctx(t), "acme", "s3", tenant.Condition{}), tenant.ErrNotFound)
+	v1, err := s.Create(ctx(t), S3("acme"))
+	require.NoError(t, err)
+	_, err = s.Create(ctx(t), CloudWatch("acme"))
+	require.NoError(t, err)
+
+	err = s.Delete(ctx(t), "acme", "s3", tenant.Condition{IfUpdatedAt: "2001-01-01T00:00:00Z"})
+	assert.ErrorIs(t, err, tenant.ErrConflict)
+	require.NoError(t, s.Delete(ctx(t), "acme", "s3", tenant.Condition{IfUpdatedAt: v1.UpdatedAt}))
+
+	_, err = s.Get(ctx(t), "acme", "s3")
+	assert.ErrorIs(t, err, tenant.ErrNotFound)
+	got, err := s.Configs(ctx(t), "acme")
+	require.NoError(t, err)
+	require.Len(t, got, 1, "only the deleted config is gone")
+	assert.Equal(t, "cloudwatch", got[0].Type)
+}
+
+func testList(t *testing.T, s tenant.Store) {
+	want := map[string]bool{}
+	for _, id := range []string{"t1", "t2", "t3", "t4"} {
+		for _, c := range []tenant.DeliveryConfig{S3(id), CloudWatch(id)} {
+			_, err := s.Create(ctx(t), c)
+			require.NoError(t, err)
+			want[c.TenantID+"/"+c.Type] = true
+		}
+	}
+	got := map[string]bool{}
+	cursor, pages := "", 0
+	for {
+		page, next, err := s.List(ctx(t), 3, cursor)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, len(page), 3, "a page holds at most limit configs")
+		for _, c := range page {
+			k := c.TenantID + "/" + c.Type
+			assert.False(t, got[k], "config %s listed twice", k)
+			got[k] = true
+		}
+		pages++
+		require.Less(t, pages, 20, "pagination terminates")
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	assert.Equal(t, want, got, "pages together list every config once")
+
+	_, _, err := s.List(ctx(t), 3, "not-a-cursor!")
+	assert.ErrorIs(t, err, tenant.ErrInvalidCursor)
+}
+
+func testCopies(t *testing.T, s tenant.Store) {
+	c := S3("acme")
+	c.DesiredLogs = []string{"a", "b"}
+	_, err := s.Create(ctx(t), c)
+	require.NoError(t, err)
+	c.DesiredLogs[0] = "changed-after-create"
+
+	got, err := s.Configs(ctx(t), "acme")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, []string{"a", "b"}, got[0].DesiredLogs)
+	got[0].DesiredLogs[0] = "changed-after-read"
+
+	again, err := s.Get(ctx(t), "acme", "s3")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, again.DesiredLogs, "callers cannot change stored configs")
+}
+
+func testConcurrentCreate(t *testing.T, s tenant.Store) {
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			c := S3("race")
+			c.BucketName = fmt.Sprintf("bucket-%d", i)
+			_, errs[i] = s.Create(ctx(t), c)
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+		} else {
+			assert.ErrorIs(t, err, tenant.ErrExists)
+		}
+	}
+	assert.Equal(t, 1, won, "exactly one concurrent create wins")
+	got, err := s.Configs(ctx(t), "race")
+	require.NoError(t, err)
+	assert.Len(t, got, 1)
+}
