@@ -40,8 +40,7 @@ func Permanent(err error) error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if classified(err) {
 		return err
 	}
 	return &Error{Err: err}
@@ -54,15 +53,21 @@ func Retryable(err error) error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if classified(err) {
 		return err
 	}
 	return &Error{Err: err, Retryable: true}
 }
 
+// classified reports whether err already says which class it is in.
+func classified(err error) bool {
+	return errors.Is(err, ErrPermanent) || errors.Is(err, ErrRetryable)
+}
+
 // IsRetryable reports whether a delivery that failed with err should be
-// tried again. Classified errors answer for themselves. Every unclassified
+// tried again. Classified errors answer for themselves: any error that
+// matches ErrPermanent with errors.Is is permanent, so error types of other
+// packages can classify themselves with an Is method. Every unclassified
 // error (context deadlines, network failures, anything unexpected) counts as
 // retryable, so that an unexpected failure is redelivered (and, with a
 // dead-letter queue, eventually set aside) rather than silently lost. It
@@ -71,9 +76,8 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Retryable
+	if errors.Is(err, ErrPermanent) {
+		return false
 	}
 	return true
 }

@@ -1,0 +1,420 @@
+// Package logdelivery delivers multi-tenant log objects from a central
+// bucket to each tenant's own destinations.
+//
+// A Dispatcher takes objects (typically from S3 event notifications, see
+// ParseNotification), works out from each object key whose logs it holds,
+// looks up that tenant's delivery configurations in a tenant.ConfigStore,
+// and fans the object out to every enabled destination whose application
+// filter selects it, in parallel. Every (object, destination) pair ends in
+// its own Result: Delivered, Skipped with a reason, or Failed with an error
+// classified as retryable or permanent (see package deliver).
+//
+// Isolation is the point: one tenant or destination failing, throttled or
+// slow never cancels, blocks or starves another. Failures are collected per
+// delivery, never shared through a cancelled context; concurrency is
+// bounded globally and per tenant, so a slow tenant can hold at most its
+// own share of the workers.
+package logdelivery
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/groups"
+	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/tenant"
+)
+
+// Object is a log object to dispatch.
+type Object struct {
+	// ID is the caller's identifier (for example the SQS message id), echoed
+	// in results and returned by Results.RetryIDs.
+	ID        string
+	Bucket    string
+	Key       string // decoded object key
+	VersionID string
+	Size      int64
+	// Time is when the object was written (event time or LastModified): the
+	// timestamp of records that carry none, and the start of end-to-end
+	// latency.
+	Time time.Time
+}
+
+func (o Object) deliverObject() deliver.Object {
+	return deliver.Object{Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID, Size: o.Size, Time: o.Time}
+}
+
+// Errors the Dispatcher reports in results, matched with errors.Is.
+var (
+	// ErrNoDeliverer: a config names a kind no deliverer was given for.
+	ErrNoDeliverer = errors.New("no deliverer for this destination kind")
+	// ErrDeadline: the delivery was not started because too little time was
+	// left before the context's deadline. It is retryable.
+	ErrDeadline = errors.New("not started: too close to the deadline")
+	// ErrNoOpener: a deliverer needed the object's content but the
+	// Dispatcher has no Opener.
+	ErrNoOpener = errors.New("no object opener configured")
+	// ErrPanic: a deliverer panicked. The panic is recovered, logged with its
+	// stack, and reported as a retryable failure of that delivery only.
+	ErrPanic = errors.New("deliverer panicked")
+)
+
+// Options configures a Dispatcher.
+type Options struct {
+	// Template parses object keys. Default: keyparse.Default(), the layout
+	// {cluster_id}/{namespace}/{application}/{pod_name}/{file}.
+	Template *keyparse.Template
+	// Groups resolves the application groups named by configs.
+	// Default: groups.NewRegistry() (the built-in groups).
+	Groups *groups.Registry
+	// Opener opens objects of the central bucket for deliverers that read
+	// them (Delivery.Open and Delivery.Records). Default: none; such
+	// deliveries fail permanently with ErrNoOpener.
+	Opener deliver.Opener
+	// Decode configures how objects are decoded into records.
+	Decode DecodeOptions
+	// MaxConcurrency bounds the deliveries and config lookups in flight
+	// across all tenants. Default: 64.
+	MaxConcurrency int
+	// MaxPerTenant bounds the deliveries in flight for one tenant, so that a
+	// slow tenant holds at most this many of the MaxConcurrency workers.
+	// Default: MaxConcurrency/4, at least 1.
+	MaxPerTenant int
+	// DeliveryTimeout bounds each delivery. Default: 0, no bound beyond the
+	// context's.
+	DeliveryTimeout time.Duration
+	// DeadlineReserve is how much time before the context's deadline the
+	// Dispatcher stops starting deliveries; those not started fail with the
+	// retryable ErrDeadline. In Lambda, leave enough to report results.
+	// Default: 0 (deliveries start until the deadline passes).
+	DeadlineReserve time.Duration
+	// Observer is told about every result as it is produced. Default: none.
+	Observer Observer
+	// Logger receives warnings (unknown groups, invalid configs) and errors.
+	// Default: discard.
+	Logger *slog.Logger
+	// Now returns the current time, for TTLs and deadlines.
+	// Default: time.Now.
+	Now func() time.Time
+}
+
+// Observer is told about every result as the Dispatcher produces it, for
+// metrics. ObserveResult must be safe for concurrent use and must not
+// block.
+type Observer interface {
+	ObserveResult(ctx context.Context, r Result)
+}
+
+// Dispatcher fans log objects out to their tenants' destinations. It is
+// safe for concurrent use.
+type Dispatcher struct {
+	store      tenant.ConfigStore
+	deliverers map[string]deliver.Deliverer
+	opts       Options
+	sem        *semaphore.Weighted
+}
+
+// NewDispatcher returns a Dispatcher reading configurations from store and
+// delivering with deliverers, keyed by destination kind ("cloudwatch",
+// "s3", or any kind of your own).
+func NewDispatcher(store tenant.ConfigStore, deliverers map[string]deliver.Deliverer, optFns ...func(*Options)) (*Dispatcher, error) {
+	if store == nil {
+		return nil, errors.New("logdelivery: nil config store")
+	}
+	d := &Dispatcher{store: store, deliverers: make(map[string]deliver.Deliverer, len(deliverers))}
+	for kind, dl := range deliverers {
+		if dl == nil {
+			return nil, fmt.Errorf("logdelivery: nil deliverer for kind %q", kind)
+		}
+		d.deliverers[kind] = dl
+	}
+	for _, fn := range optFns {
+		fn(&d.opts)
+	}
+	o := &d.opts
+	if o.Template == nil {
+		o.Template = keyparse.Default()
+	}
+	if o.Groups == nil {
+		o.Groups = groups.NewRegistry()
+	}
+	if o.MaxConcurrency <= 0 {
+		o.MaxConcurrency = 64
+	}
+	if o.MaxPerTenant <= 0 {
+		o.MaxPerTenant = max(1, o.MaxConcurrency/4)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	d.sem = semaphore.NewWeighted(int64(o.MaxConcurrency))
+	return d, nil
+}
+
+// Dispatch delivers objs and returns one Result per (object, destination),
+// or one per object when no destination applies (bad key, no config, store
+// failure). Objects are dispatched together, so a slow tenant never holds
+// up another tenant's objects. Results are ordered as objs, then by
+// destination type.
+//
+// Dispatch never cancels one delivery because another failed. When ctx is
+// done, deliveries not yet started fail with retryable errors.
+func (d *Dispatcher) Dispatch(ctx context.Context, objs ...Object) Results {
+	c := &collector{d: d, ctx: ctx}
+	byTenant := map[string][]indexed{}
+	var tenants []string
+	for i, obj := range objs {
+		key, err := d.opts.Template.Parse(obj.Key)
+		if err != nil {
+			c.add(Result{index: i, Object: obj, Outcome: Failed, Err: deliver.Permanent(err)})
+			continue
+		}
+		if _, ok := byTenant[key.Tenant]; !ok {
+			tenants = append(tenants, key.Tenant)
+		}
+		byTenant[key.Tenant] = append(byTenant[key.Tenant], indexed{i, obj, key})
+	}
+	var g errgroup.Group // no WithContext: one tenant's failure cancels nothing
+	for _, t := range tenants {
+		g.Go(func() error {
+			d.dispatchTenant(c, t, byTenant[t])
+			return nil
+		})
+	}
+	_ = g.Wait()
+	slices.SortStableFunc(c.results, func(a, b Result) int {
+		if n := cmp.Compare(a.index, b.index); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.Destination, b.Destination)
+	})
+	return c.results
+}
+
+type indexed struct {
+	index int
+	obj   Object
+	key   keyparse.Key
+}
+
+// collector gathers results from concurrent deliveries.
+type collector struct {
+	d   *Dispatcher
+	ctx context.Context
+
+	mu      sync.Mutex
+	results Results
+}
+
+func (c *collector) add(r Result) {
+	if r.Outcome == Failed && r.Err == nil {
+		r.Err = deliver.Retryable(errors.New("failed without an error"))
+	}
+	if c.d.opts.Observer != nil {
+		c.d.opts.Observer.ObserveResult(c.ctx, r)
+	}
+	c.mu.Lock()
+	c.results = append(c.results, r)
+	c.mu.Unlock()
+}
+
+func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexed) {
+	ctx := c.ctx
+	configs, err := d.lookup(ctx, tenantID)
+	var itemsErr *tenant.ItemsError
+	if err != nil && !errors.As(err, &itemsErr) {
+		err = fmt.Errorf("looking up delivery configs of tenant %q: %w", tenantID, err)
+		if ctx.Err() != nil {
+			err = deliver.Retryable(err)
+		}
+		for _, o := range objs {
+			c.add(Result{index: o.index, Object: o.obj, Key: o.key, Outcome: Failed, Err: err})
+		}
+		return
+	}
+	if itemsErr != nil {
+		for _, it := range itemsErr.Items {
+			d.opts.Logger.Warn("unusable delivery config", "tenant", tenantID, "type", it.Type, "error", it.Err)
+			for _, o := range objs {
+				c.add(Result{index: o.index, Object: o.obj, Key: o.key, Destination: it.Type,
+					Outcome: Failed, Err: deliver.Permanent(it)})
+			}
+		}
+	}
+	if len(configs) == 0 && itemsErr == nil {
+		for _, o := range objs {
+			c.add(Result{index: o.index, Object: o.obj, Key: o.key, Outcome: Skipped, Reason: ReasonNoConfig})
+		}
+		return
+	}
+
+	type job struct {
+		o   indexed
+		cfg tenant.DeliveryConfig
+		dl  deliver.Deliverer
+	}
+	var jobs []job
+	now := d.opts.Now()
+	for _, cfg := range configs {
+		if cfg.TenantID == "" {
+			cfg.TenantID = tenantID
+		}
+		dl, reason, err := d.plan(cfg, now)
+		for _, o := range objs {
+			r := Result{index: o.index, Object: o.obj, Key: o.key, Destination: cfg.Type, Config: cfg}
+			switch {
+			case err != nil:
+				r.Outcome, r.Err = Failed, err
+			case reason != "":
+				r.Outcome, r.Reason = Skipped, reason
+			default:
+				filter, _ := d.opts.Groups.Expand(cfg.DesiredLogs, cfg.Groups)
+				if !filter.Allows(o.key.Application) {
+					r.Outcome, r.Reason = Skipped, ReasonFiltered
+				} else {
+					jobs = append(jobs, job{o, cfg, dl})
+					continue
+				}
+			}
+			c.add(r)
+		}
+	}
+
+	var g errgroup.Group
+	g.SetLimit(d.opts.MaxPerTenant)
+	for _, j := range jobs {
+		g.Go(func() error {
+			c.add(d.deliver(ctx, j.o, j.cfg, j.dl))
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// plan decides what to do with one config: deliver with dl, skip for
+// reason, or fail with err.
+func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) (dl deliver.Deliverer, reason string, err error) {
+	switch {
+	case !cfg.IsEnabled():
+		return nil, ReasonDisabled, nil
+	case cfg.Expired(now):
+		return nil, ReasonExpired, nil
+	}
+	if err := cfg.Validate(); err != nil {
+		d.opts.Logger.Warn("invalid delivery config", "tenant", cfg.TenantID, "type", cfg.Type, "error", err)
+		return nil, "", deliver.Permanent(err)
+	}
+	dl, ok := d.deliverers[cfg.Kind()]
+	if !ok {
+		return nil, "", deliver.Permanent(fmt.Errorf("%w %q (config %s/%s)", ErrNoDeliverer, cfg.Kind(), cfg.TenantID, cfg.Type))
+	}
+	if _, warnings := d.opts.Groups.Expand(cfg.DesiredLogs, cfg.Groups); len(warnings) > 0 {
+		d.opts.Logger.Warn("delivery config names unknown groups", "tenant", cfg.TenantID, "type", cfg.Type, "warnings", warnings)
+	}
+	return dl, "", nil
+}
+
+// lookup reads a tenant's configs, holding a worker slot only while it
+// waits for the store.
+func (d *Dispatcher) lookup(ctx context.Context, tenantID string) ([]tenant.DeliveryConfig, error) {
+	if err := d.sem.Acquire(ctx, 1); err != nil {
+		return nil, deliver.Retryable(err)
+	}
+	defer d.sem.Release(1)
+	return d.store.Configs(ctx, tenantID)
+}
+
+func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.DeliveryConfig, dl deliver.Deliverer) (r Result) {
+	r = Result{index: o.index, Object: o.obj, Key: o.key, Destination: cfg.Type, Config: cfg, Outcome: Failed}
+	if err := d.checkDeadline(ctx); err != nil {
+		r.Err = err
+		return r
+	}
+	if err := d.sem.Acquire(ctx, 1); err != nil {
+		r.Err = deliver.Retryable(fmt.Errorf("waiting for a delivery slot: %w", err))
+		return r
+	}
+	defer d.sem.Release(1)
+	// Waiting for the slot may have eaten the time that was left.
+	if err := d.checkDeadline(ctx); err != nil {
+		r.Err = err
+		return r
+	}
+	if d.opts.DeliveryTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.opts.DeliveryTimeout)
+		defer cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			d.opts.Logger.Error("deliverer panicked", "tenant", cfg.TenantID, "type", cfg.Type,
+				"key", o.obj.Key, "panic", p, "stack", string(debug.Stack()))
+			r.Outcome, r.Err = Failed, deliver.Retryable(fmt.Errorf("%w: %v", ErrPanic, p))
+		}
+	}()
+	r.Started = d.opts.Now()
+	receipt, err := dl.Deliver(ctx, d.delivery(o, cfg))
+	r.Duration = d.opts.Now().Sub(r.Started)
+	r.Receipt = receipt
+	if err != nil {
+		r.Err = fmt.Errorf("delivering %s/%s to %s/%s: %w", o.obj.Bucket, o.obj.Key, cfg.TenantID, cfg.Type, err)
+		return r
+	}
+	r.Outcome = Delivered
+	return r
+}
+
+func (d *Dispatcher) checkDeadline(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return deliver.Retryable(fmt.Errorf("%w: %w", ErrDeadline, err))
+	}
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(d.opts.Now()) < d.opts.DeadlineReserve {
+		return deliver.Retryable(fmt.Errorf("%w (%s left, reserve %s)", ErrDeadline, dl.Sub(d.opts.Now()).Round(time.Millisecond), d.opts.DeadlineReserve))
+	}
+	return nil
+}
+
+// delivery builds the request handed to a deliverer.
+func (d *Dispatcher) delivery(o indexed, cfg tenant.DeliveryConfig) *deliver.Delivery {
+	obj := o.obj.deliverObject()
+	if obj.Time.IsZero() {
+		obj.Time, _ = o.key.FileTime()
+	}
+	open := func(ctx context.Context) (*deliver.Body, error) {
+		if d.opts.Opener == nil {
+			return nil, deliver.Permanent(ErrNoOpener)
+		}
+		body, err := d.opts.Opener.Open(ctx, obj)
+		if err != nil {
+			return nil, fmt.Errorf("opening s3://%s/%s: %w", obj.Bucket, obj.Key, err)
+		}
+		return body, nil
+	}
+	return &deliver.Delivery{
+		Object: obj,
+		Key:    o.key,
+		Config: cfg,
+		Open:   open,
+		Records: func(ctx context.Context) (deliver.RecordReader, error) {
+			body, err := open(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return d.opts.Decode.newReader(body, obj, o.key)
+		},
+	}
+}

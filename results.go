@@ -1,0 +1,145 @@
+package logdelivery
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/tenant"
+)
+
+// Outcome is how one (object, destination) pair ended.
+type Outcome int
+
+// Outcomes of a Result.
+const (
+	Delivered Outcome = iota + 1
+	Skipped
+	Failed
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Delivered:
+		return "delivered"
+	case Skipped:
+		return "skipped"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// MarshalText encodes the outcome as its name.
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// Reasons a Result is Skipped.
+const (
+	ReasonNoConfig = "tenant has no delivery config"
+	ReasonDisabled = "delivery config disabled"
+	ReasonExpired  = "delivery config expired (ttl)"
+	ReasonFiltered = "application not selected by desired_logs or groups"
+)
+
+// Result is the outcome of one object at one destination.
+type Result struct {
+	Object Object
+	// Key is the parsed object key; zero when the key could not be parsed.
+	Key keyparse.Key
+	// Destination is the config's type ("cloudwatch", "s3:archive"); empty
+	// when the result is about the object as a whole (bad key, no config,
+	// store failure).
+	Destination string
+	Config      tenant.DeliveryConfig
+	Outcome     Outcome
+	Reason      string          // why the pair was skipped
+	Receipt     deliver.Receipt // what reached the destination, even on failure
+	// Err is the failure, classified: use deliver.IsRetryable, or errors.Is
+	// with deliver.ErrPermanent / deliver.ErrRetryable.
+	Err      error
+	Started  time.Time
+	Duration time.Duration
+
+	index int // position of Object in the Dispatch call
+}
+
+// Retryable reports whether the result is a failure worth retrying.
+func (r Result) Retryable() bool { return r.Outcome == Failed && deliver.IsRetryable(r.Err) }
+
+// Results are the results of one Dispatch call.
+type Results []Result
+
+// RetryIDs returns the ids of the objects with at least one retryable
+// failure, each once, in dispatch order. Objects whose failures are all
+// permanent are not retried: they are reported, not redelivered forever.
+func (rs Results) RetryIDs() []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if r.Retryable() && !seen[r.Object.ID] {
+			seen[r.Object.ID] = true
+			ids = append(ids, r.Object.ID)
+		}
+	}
+	return ids
+}
+
+// PermanentFailureIDs returns the ids of the objects that failed at some
+// destination, permanently, and need no retry anywhere.
+func (rs Results) PermanentFailureIDs() []string {
+	retry := map[string]bool{}
+	for _, id := range rs.RetryIDs() {
+		retry[id] = true
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if r.Outcome == Failed && !r.Retryable() && !retry[r.Object.ID] && !seen[r.Object.ID] {
+			seen[r.Object.ID] = true
+			ids = append(ids, r.Object.ID)
+		}
+	}
+	return ids
+}
+
+// Count returns how many results have the outcome.
+func (rs Results) Count(o Outcome) int {
+	n := 0
+	for _, r := range rs {
+		if r.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+// Err returns every failure joined (errors.Join), each naming its object
+// and destination, or nil when nothing failed.
+func (rs Results) Err() error {
+	var errs []error
+	for _, r := range rs {
+		if r.Outcome != Failed {
+			continue
+		}
+		dest := r.Destination
+		if dest == "" {
+			dest = "(all destinations)"
+		}
+		errs = append(errs, &ResultError{Bucket: r.Object.Bucket, Key: r.Object.Key, Destination: dest, Err: r.Err})
+	}
+	return errors.Join(errs...)
+}
+
+// ResultError is one failure in Results.Err.
+type ResultError struct {
+	Bucket, Key, Destination string
+	Err                      error
+}
+
+func (e *ResultError) Error() string {
+	return fmt.Sprintf("s3://%s/%s → %s: %v", e.Bucket, e.Key, e.Destination, e.Err)
+}
+
+func (e *ResultError) Unwrap() error { return e.Err }
