@@ -61,9 +61,11 @@ func TestSeedItemsDecode(t *testing.T) {
 
 func TestValidConfigs(t *testing.T) {
 	for name, mutate := range map[string]func(*tenant.DeliveryConfig){
-		"plain":            func(*tenant.DeliveryConfig) {},
-		"named type":       func(c *tenant.DeliveryConfig) { c.Type = "cloudwatch:audit" },
-		"role with path":   func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws:iam::222222222222:role/logging/team-a/Role+=,.@-1" },
+		"plain":      func(*tenant.DeliveryConfig) {},
+		"named type": func(c *tenant.DeliveryConfig) { c.Type = "cloudwatch:audit" },
+		"role with path": func(c *tenant.DeliveryConfig) {
+			c.LogDistributionRoleARN = "arn:aws:iam::222222222222:role/logging/team-a/Role+=,.@-1"
+		},
 		"china partition":  func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws-cn:iam::222222222222:role/R" },
 		"govcloud":         func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws-us-gov:iam::222222222222:role/R" },
 		"region":           func(c *tenant.DeliveryConfig) { c.TargetRegion = "ap-southeast-2" },
@@ -76,9 +78,11 @@ func TestValidConfigs(t *testing.T) {
 		assert.NoError(t, c.Validate(), name)
 	}
 	for name, mutate := range map[string]func(*tenant.DeliveryConfig){
-		"plain":        func(*tenant.DeliveryConfig) {},
-		"dotted":       func(c *tenant.DeliveryConfig) { c.BucketName = "acme.logs.example" },
-		"kms arn":      func(c *tenant.DeliveryConfig) { c.KMSKeyID = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab" },
+		"plain":  func(*tenant.DeliveryConfig) {},
+		"dotted": func(c *tenant.DeliveryConfig) { c.BucketName = "acme.logs.example" },
+		"kms arn": func(c *tenant.DeliveryConfig) {
+			c.KMSKeyID = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		},
 		"kms alias":    func(c *tenant.DeliveryConfig) { c.KMSKeyID = "alias/logs" },
 		"bucket owner": func(c *tenant.DeliveryConfig) { c.BucketOwner = "222222222222" },
 		"prefix":       func(c *tenant.DeliveryConfig) { c.BucketPrefix = "custom/prefix" },
