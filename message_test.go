@@ -1,0 +1,72 @@
+package logdelivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logdelivery/logdelivery"
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/tenant/storetest"
+)
+
+func event(keys ...string) []byte {
+	recs := ""
+	for i, k := range keys {
+		if i > 0 {
+			recs += ","
+		}
+		recs += fmt.Sprintf(`{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"central"},"object":{"key":%q,"size":1}}}`, k)
+	}
+	return []byte(`{"Records":[` + recs + `]}`)
+}
+
+func TestDispatchMessages(t *testing.T) {
+	rec := &delivertest.Recorder{Func: func(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
+		switch d.Key.Tenant {
+		case "flaky":
+			return deliver.Receipt{}, errors.New("503")
+		case "denied":
+			return deliver.Receipt{}, deliver.Permanent(errors.New("AccessDenied"))
+		}
+		return deliver.Receipt{Objects: 1}, nil
+	}}
+	d := newDispatcher(t, newStore(t, storetest.S3("ok"), storetest.S3("flaky"), storetest.S3("denied")),
+		map[string]deliver.Deliverer{"s3": rec})
+
+	out := d.DispatchMessages(context.Background(),
+		logdelivery.Message{ID: "ok", Body: event("c/ok/a/p/1.gz", "c/ok/a/p/2.gz")},
+		logdelivery.Message{ID: "mixed", Body: event("c/ok/a/p/3.gz", "c/flaky/a/p/1.gz")},
+		logdelivery.Message{ID: "denied", Body: event("c/denied/a/p/1.gz")},
+		logdelivery.Message{ID: "bad", Body: []byte("{not json")},
+		logdelivery.Message{ID: "test", Body: []byte(`{"Event":"s3:TestEvent"}`)},
+		logdelivery.Message{ID: "ok", Body: event("c/ok/a/p/4.gz")}, // a repeated id keeps its own results
+	)
+	require.Len(t, out, 6)
+	assert.Len(t, out[0].Results, 2)
+	assert.False(t, out[0].Retry())
+	assert.False(t, out[0].Failed())
+
+	assert.True(t, out[1].Retry(), "one retryable failure makes the whole message retry")
+	assert.Len(t, out[1].Results, 2)
+
+	assert.False(t, out[2].Retry(), "a permanent failure is not retried")
+	assert.True(t, out[2].Failed())
+
+	assert.ErrorIs(t, out[3].Err, logdelivery.ErrMalformedNotification)
+	assert.False(t, out[3].Retry())
+	assert.True(t, out[3].Failed())
+
+	assert.NoError(t, out[4].Err)
+	assert.Empty(t, out[4].Results)
+	assert.False(t, out[4].Retry())
+
+	require.Len(t, out[5].Results, 1)
+	assert.Equal(t, "c/ok/a/p/4.gz", out[5].Results[0].Object.Key)
+	assert.Len(t, rec.Deliveries(), 6)
+}

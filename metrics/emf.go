@@ -1,0 +1,171 @@
+package metrics
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/logdelivery/logdelivery"
+)
+
+// EMFOptions configures an EMF observer.
+type EMFOptions struct {
+	// Namespace is the CloudWatch metrics namespace. Default: "LogDelivery".
+	Namespace string
+	// Now returns the current time, the documents' timestamp.
+	// Default: time.Now.
+	Now func() time.Time
+}
+
+// EMF aggregates results per tenant and delivery type and writes them as
+// CloudWatch Embedded Metric Format documents, one JSON line per tenant and
+// type, on Flush. In Lambda, write to stdout and Flush at the end of every
+// invocation. It is safe for concurrent use.
+//
+// Metrics (dimensions {Tenant, DeliveryType} and {DeliveryType}):
+// Delivered, Skipped, Failed, FailedRetryable (Count); EventsDelivered,
+// EventsRejected, EventsDropped, EventsTruncated (Count); Bytes (Bytes);
+// Latency (Milliseconds, object time to delivery, one value per delivery).
+type EMF struct {
+	w    io.Writer
+	opts EMFOptions
+
+	mu  sync.Mutex
+	agg map[[2]string]*emfAggregate
+}
+
+type emfAggregate struct {
+	delivered, skipped, failed, retryable   int64
+	events, rejected, dropped, truncated, b int64
+	latencies                               []float64
+}
+
+// NewEMF returns an EMF observer writing to w.
+func NewEMF(w io.Writer, optFns ...func(*EMFOptions)) *EMF {
+	e := &EMF{w: w, agg: map[[2]string]*emfAggregate{}}
+	for _, fn := range optFns {
+		fn(&e.opts)
+	}
+	if e.opts.Namespace == "" {
+		e.opts.Namespace = "LogDelivery"
+	}
+	if e.opts.Now == nil {
+		e.opts.Now = time.Now
+	}
+	return e
+}
+
+// ObserveResult adds r to the aggregates.
+func (e *EMF) ObserveResult(_ context.Context, r logdelivery.Result) {
+	tenantID, typ := labels(r)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.agg[[2]string{tenantID, typ}]
+	if a == nil {
+		a = &emfAggregate{}
+		e.agg[[2]string{tenantID, typ}] = a
+	}
+	switch r.Outcome {
+	case logdelivery.Delivered:
+		a.delivered++
+	case logdelivery.Skipped:
+		a.skipped++
+	case logdelivery.Failed:
+		a.failed++
+		if r.Retryable() {
+			a.retryable++
+		}
+	}
+	a.events += r.Receipt.Events
+	a.rejected += r.Receipt.Rejected
+	a.dropped += r.Receipt.Dropped
+	a.truncated += r.Receipt.Truncated
+	a.b += r.Receipt.Bytes
+	if l, ok := latency(r); ok {
+		a.latencies = append(a.latencies, float64(l.Microseconds())/1000)
+	}
+}
+
+// emfMaxValues is the most values one EMF metric may carry.
+const emfMaxValues = 100
+
+// Flush writes the aggregates as EMF documents and resets them. Tenants
+// with more than 100 latency values get several documents; counts are
+// written once.
+func (e *EMF) Flush() error {
+	e.mu.Lock()
+	agg := e.agg
+	e.agg = map[[2]string]*emfAggregate{}
+	e.mu.Unlock()
+
+	keys := make([][2]string, 0, len(agg))
+	for k := range agg {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	ts := e.opts.Now().UnixMilli()
+	for _, k := range keys {
+		a := agg[k]
+		lat := a.latencies
+		for first := true; first || len(lat) > 0; first = false {
+			chunk := lat[:min(len(lat), emfMaxValues)]
+			lat = lat[len(chunk):]
+			doc := e.document(ts, k[0], k[1], a, chunk, first)
+			line, err := json.Marshal(doc)
+			if err != nil {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			if _, err := e.w.Write(append(line, '\n')); err != nil {
+				return fmt.Errorf("metrics: writing EMF: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+func (e *EMF) document(ts int64, tenantID, typ string, a *emfAggregate, latencies []float64, withCounts bool) map[string]any {
+	doc := map[string]any{"Tenant": tenantID, "DeliveryType": typ}
+	var defs []emfMetric
+	if withCounts {
+		for _, m := range []struct {
+			name, unit string
+			v          int64
+		}{
+			{"Delivered", "Count", a.delivered},
+			{"Skipped", "Count", a.skipped},
+			{"Failed", "Count", a.failed},
+			{"FailedRetryable", "Count", a.retryable},
+			{"EventsDelivered", "Count", a.events},
+			{"EventsRejected", "Count", a.rejected},
+			{"EventsDropped", "Count", a.dropped},
+			{"EventsTruncated", "Count", a.truncated},
+			{"Bytes", "Bytes", a.b},
+		} {
+			defs = append(defs, emfMetric{m.name, m.unit})
+			doc[m.name] = m.v
+		}
+	}
+	if len(latencies) > 0 {
+		defs = append(defs, emfMetric{"Latency", "Milliseconds"})
+		doc["Latency"] = latencies
+	}
+	doc["_aws"] = map[string]any{
+		"Timestamp": ts,
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace":  e.opts.Namespace,
+			"Dimensions": [][]string{{"Tenant", "DeliveryType"}, {"DeliveryType"}},
+			"Metrics":    defs,
+		}},
+	}
+	return doc
+}
