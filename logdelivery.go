@@ -87,9 +87,10 @@ type Options struct {
 	// MaxConcurrency bounds the deliveries and config lookups in flight
 	// across all tenants. Default: 64.
 	MaxConcurrency int
-	// MaxPerTenant bounds the deliveries in flight for one tenant, so that a
-	// slow tenant holds at most this many of the MaxConcurrency workers.
-	// Default: MaxConcurrency/4, at least 1.
+	// MaxPerTenant bounds the deliveries in flight for one tenant, across
+	// concurrent Dispatch calls, so that a slow tenant holds at most this
+	// many of the MaxConcurrency workers. Default: MaxConcurrency/4, at
+	// least 1.
 	MaxPerTenant int
 	// DeliveryTimeout bounds each delivery. Default: 0, no bound beyond the
 	// context's.
@@ -122,7 +123,8 @@ type Dispatcher struct {
 	store      tenant.ConfigStore
 	deliverers map[string]deliver.Deliverer
 	opts       Options
-	sem        *semaphore.Weighted
+	sem        *semaphore.Weighted // all deliveries and lookups
+	tenants    tenantLimiter       // deliveries per tenant, across Dispatch calls
 }
 
 // NewDispatcher returns a Dispatcher reading configurations from store and
@@ -162,6 +164,7 @@ func NewDispatcher(store tenant.ConfigStore, deliverers map[string]deliver.Deliv
 		o.Now = time.Now
 	}
 	d.sem = semaphore.NewWeighted(int64(o.MaxConcurrency))
+	d.tenants = tenantLimiter{limit: o.MaxPerTenant, slots: map[string]*tenantSlots{}}
 	return d, nil
 }
 
@@ -295,7 +298,6 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 	}
 
 	var g errgroup.Group
-	g.SetLimit(d.opts.MaxPerTenant)
 	for _, j := range jobs {
 		g.Go(func() error {
 			c.add(d.deliver(ctx, j.o, j.cfg, j.dl))
@@ -344,6 +346,14 @@ func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.Delivery
 		r.Err = err
 		return r
 	}
+	// The tenant's slot first, so that a tenant waiting on its own limit
+	// never holds one of the shared slots.
+	release, err := d.tenants.acquire(ctx, cfg.TenantID)
+	if err != nil {
+		r.Err = deliver.Retryable(fmt.Errorf("waiting for a delivery slot of tenant %q: %w", cfg.TenantID, err))
+		return r
+	}
+	defer release()
 	if err := d.sem.Acquire(ctx, 1); err != nil {
 		r.Err = deliver.Retryable(fmt.Errorf("waiting for a delivery slot: %w", err))
 		return r
@@ -416,5 +426,46 @@ func (d *Dispatcher) delivery(o indexed, cfg tenant.DeliveryConfig) *deliver.Del
 			}
 			return d.opts.Decode.newReader(body, obj, o.key)
 		},
+	}
+}
+
+// tenantLimiter bounds the deliveries in flight per tenant across all
+// Dispatch calls of a Dispatcher. Slots of idle tenants are dropped.
+type tenantLimiter struct {
+	limit int
+
+	mu    sync.Mutex
+	slots map[string]*tenantSlots
+}
+
+type tenantSlots struct {
+	ch   chan struct{}
+	refs int // acquirers holding or waiting for a slot
+}
+
+// acquire waits for a slot of the tenant and returns its release.
+func (l *tenantLimiter) acquire(ctx context.Context, tenantID string) (func(), error) {
+	l.mu.Lock()
+	s := l.slots[tenantID]
+	if s == nil {
+		s = &tenantSlots{ch: make(chan struct{}, l.limit)}
+		l.slots[tenantID] = s
+	}
+	s.refs++
+	l.mu.Unlock()
+
+	done := func() {
+		l.mu.Lock()
+		if s.refs--; s.refs == 0 {
+			delete(l.slots, tenantID)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case s.ch <- struct{}{}:
+		return func() { <-s.ch; done() }, nil
+	case <-ctx.Done():
+		done()
+		return nil, ctx.Err()
 	}
 }

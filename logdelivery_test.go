@@ -333,3 +333,34 @@ func TestNewDispatcherRejectsNil(t *testing.T) {
 	_, err = logdelivery.NewDispatcher(newStore(t), map[string]deliver.Deliverer{"s3": nil})
 	assert.Error(t, err)
 }
+
+func TestPerTenantLimitSpansDispatchCalls(t *testing.T) {
+	var inflight, peak atomic.Int32
+	started := make(chan struct{})
+	release := make(chan struct{})
+	rec := &delivertest.Recorder{Func: func(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
+		n := inflight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		started <- struct{}{}
+		<-release
+		inflight.Add(-1)
+		return deliver.Receipt{}, nil
+	}}
+	d := newDispatcher(t, newStore(t, storetest.S3("slow")), map[string]deliver.Deliverer{"s3": rec},
+		func(o *logdelivery.Options) { o.MaxPerTenant = 1 })
+	var wg sync.WaitGroup
+	for _, f := range []string{"a", "b", "c"} {
+		wg.Go(func() { d.Dispatch(context.Background(), obj(f, "c/slow/app/pod/"+f+".gz")) })
+	}
+	for range 3 {
+		select {
+		case <-started:
+		case <-time.After(wait):
+			t.Fatal("a delivery never started")
+		}
+		release <- struct{}{}
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), peak.Load(), "one delivery of the tenant at a time across Dispatch calls")
+}

@@ -1,0 +1,399 @@
+// Package sqsworker runs a logdelivery.Dispatcher as a long-running SQS
+// consumer: long polling, a bounded number of messages in flight, a
+// visibility heartbeat while messages are being worked on, batch deletes of
+// finished messages, backoff on receive errors and a graceful shutdown.
+package sqsworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/logdelivery/logdelivery"
+)
+
+// API is the part of the SQS client the worker uses.
+type API interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
+}
+
+// Options configures a Worker.
+type Options struct {
+	// MaxInFlight bounds the messages being processed at once.
+	// Default: 20.
+	MaxInFlight int
+	// WaitTime is the long-polling wait of each receive (at most 20s).
+	// Default: 20s.
+	WaitTime time.Duration
+	// VisibilityTimeout is requested on receive and renewed by the
+	// heartbeat while a message is being processed. Default: 60s.
+	VisibilityTimeout time.Duration
+	// HeartbeatInterval is how often the visibility of messages in flight
+	// is renewed. Default: VisibilityTimeout/3.
+	HeartbeatInterval time.Duration
+	// RetryDelay is the visibility given to a message that needs a retry,
+	// so that a throttled destination is not hammered. Default: 30s.
+	RetryDelay time.Duration
+	// ShutdownTimeout bounds how long messages in flight may keep running
+	// once Run's context is done; those not finished by then are released
+	// (visibility 0) for another worker. Default: 30s.
+	ShutdownTimeout time.Duration
+	// MaxReceiveBackoff caps the jittered exponential backoff after failed
+	// receives. Default: 30s.
+	MaxReceiveBackoff time.Duration
+	// Flusher, when set, is flushed after every processed message.
+	Flusher interface{ Flush() error }
+	// Logger receives failures and lifecycle events. Default: discard.
+	Logger *slog.Logger
+}
+
+// Worker consumes one queue.
+type Worker struct {
+	client   API
+	queueURL string
+	d        *logdelivery.Dispatcher
+	opts     Options
+
+	lastReceive atomic.Int64 // unix nanos of the last successful receive
+	running     atomic.Bool
+}
+
+// New returns a Worker for the queue at queueURL.
+func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(*Options)) (*Worker, error) {
+	if client == nil || d == nil || queueURL == "" {
+		return nil, errors.New("sqsworker: client, queue URL and dispatcher are required")
+	}
+	w := &Worker{client: client, queueURL: queueURL, d: d}
+	for _, fn := range optFns {
+		fn(&w.opts)
+	}
+	o := &w.opts
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 20
+	}
+	if o.WaitTime <= 0 || o.WaitTime > 20*time.Second {
+		o.WaitTime = 20 * time.Second
+	}
+	if o.VisibilityTimeout <= 0 {
+		o.VisibilityTimeout = 60 * time.Second
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = o.VisibilityTimeout / 3
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = 30 * time.Second
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.MaxReceiveBackoff <= 0 {
+		o.MaxReceiveBackoff = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return w, nil
+}
+
+// Run receives and processes messages until ctx is done, then stops
+// receiving, lets messages in flight finish for up to ShutdownTimeout,
+// releases those that did not, and returns nil.
+//
+// Each message is dispatched as soon as it is received and settled as soon
+// as its own deliveries end: deleted when nothing needs a retry, made
+// visible again after RetryDelay otherwise. Messages received together are
+// processed concurrently, so a slow tenant never delays another message.
+func (w *Worker) Run(ctx context.Context) error {
+	w.running.Store(true)
+	defer w.running.Store(false)
+	w.lastReceive.Store(time.Now().UnixNano())
+
+	// Work in flight outlives ctx by up to ShutdownTimeout.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	settleCtx, cancelSettle := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSettle()
+
+	inflight := &inflightSet{handles: map[string]string{}}
+	stopBeats := make(chan struct{})
+	beatsDone := make(chan struct{})
+	go func() {
+		defer close(beatsDone)
+		w.heartbeat(stopBeats, inflight)
+	}()
+	deletes := make(chan pendingDelete)
+	deleterDone := make(chan struct{})
+	go func() {
+		defer close(deleterDone)
+		w.deleteLoop(settleCtx, deletes)
+	}()
+
+	slots := semaphore.NewWeighted(int64(w.opts.MaxInFlight))
+	var wg sync.WaitGroup
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		if err := slots.Acquire(ctx, 1); err != nil {
+			break
+		}
+		n := int64(1)
+		for n < 10 && slots.TryAcquire(1) {
+			n++
+		}
+		msgs, err := w.receive(ctx, int32(n))
+		if unused := n - int64(len(msgs)); unused > 0 {
+			slots.Release(unused)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			backoff = nextBackoff(backoff, w.opts.MaxReceiveBackoff)
+			w.opts.Logger.Warn("receive failed; backing off", "error", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		backoff = 0
+		w.lastReceive.Store(time.Now().UnixNano())
+		for _, m := range msgs {
+			inflight.add(m)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer slots.Release(1)
+				w.process(workCtx, settleCtx, m, inflight, deletes)
+			}()
+		}
+	}
+
+	w.opts.Logger.Info("shutting down: waiting for messages in flight", "timeout", w.opts.ShutdownTimeout)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.opts.ShutdownTimeout):
+		w.opts.Logger.Warn("shutdown timeout: releasing unfinished messages")
+		cancelWork()
+		<-done
+	}
+	close(stopBeats)
+	<-beatsDone
+	close(deletes)
+	<-deleterDone
+	return nil
+}
+
+func (w *Worker) receive(ctx context.Context, n int32) ([]types.Message, error) {
+	out, err := w.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(w.queueURL),
+		MaxNumberOfMessages:         n,
+		WaitTimeSeconds:             int32(w.opts.WaitTime / time.Second),
+		VisibilityTimeout:           int32(w.opts.VisibilityTimeout / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqsworker: receiving from %s: %w", w.queueURL, err)
+	}
+	return out.Messages, nil
+}
+
+// process dispatches one message and settles it.
+func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflight *inflightSet, deletes chan<- pendingDelete) {
+	id, handle := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
+	res := w.d.DispatchMessages(ctx, logdelivery.Message{ID: id, Body: []byte(aws.ToString(m.Body))})[0]
+	inflight.remove(id)
+	res.LogFailures(ctx, w.opts.Logger)
+	if w.opts.Flusher != nil {
+		if err := w.opts.Flusher.Flush(); err != nil {
+			w.opts.Logger.Error("flushing metrics", "error", err)
+		}
+	}
+	if !res.Retry() {
+		deletes <- pendingDelete{id: id, handle: handle}
+		return
+	}
+	delay := w.opts.RetryDelay
+	if ctx.Err() != nil {
+		delay = 0 // cut short by shutdown: let another worker take over now
+	}
+	sctx, cancel := context.WithTimeout(settleCtx, 15*time.Second)
+	defer cancel()
+	w.changeVisibility(sctx, []string{id}, map[string]string{id: handle}, delay)
+}
+
+// inflightSet holds the receipt handles of messages being processed.
+type inflightSet struct {
+	mu      sync.Mutex
+	handles map[string]string
+}
+
+func (s *inflightSet) add(m types.Message) {
+	s.mu.Lock()
+	s.handles[aws.ToString(m.MessageId)] = aws.ToString(m.ReceiptHandle)
+	s.mu.Unlock()
+}
+
+func (s *inflightSet) remove(id string) {
+	s.mu.Lock()
+	delete(s.handles, id)
+	s.mu.Unlock()
+}
+
+func (s *inflightSet) snapshot() ([]string, map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	handles := maps.Clone(s.handles)
+	return slices.Sorted(maps.Keys(handles)), handles
+}
+
+// heartbeat renews the visibility of every message in flight each
+// HeartbeatInterval until stop is closed.
+func (w *Worker) heartbeat(stop <-chan struct{}, inflight *inflightSet) {
+	t := time.NewTicker(w.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			ids, handles := inflight.snapshot()
+			if len(ids) == 0 {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), w.opts.HeartbeatInterval)
+			w.changeVisibility(ctx, ids, handles, w.opts.VisibilityTimeout)
+			cancel()
+		}
+	}
+}
+
+type pendingDelete struct{ id, handle string }
+
+// deleteLoop deletes finished messages in batches of up to ten, flushing a
+// partial batch after a short pause, and everything left when in closes.
+func (w *Worker) deleteLoop(ctx context.Context, in <-chan pendingDelete) {
+	const linger = 20 * time.Millisecond
+	var ids []string
+	handles := map[string]string{}
+	flush := func() {
+		if len(ids) == 0 {
+			return
+		}
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		w.delete(dctx, ids, handles)
+		cancel()
+		ids, handles = nil, map[string]string{}
+	}
+	timer := time.NewTimer(linger)
+	timer.Stop()
+	for {
+		select {
+		case p, ok := <-in:
+			if !ok {
+				flush()
+				return
+			}
+			if len(ids) == 0 {
+				timer.Reset(linger)
+			}
+			ids = append(ids, p.id)
+			handles[p.id] = p.handle
+			if len(ids) == 10 {
+				timer.Stop()
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+// delete deletes messages in batches of ten, retrying entries that failed
+// for a reason other than the sender's fault once.
+func (w *Worker) delete(ctx context.Context, ids []string, handles map[string]string) {
+	for chunk := range slices.Chunk(ids, 10) {
+		pending := chunk
+		for attempt := 0; attempt < 2 && len(pending) > 0; attempt++ {
+			entries := make([]types.DeleteMessageBatchRequestEntry, len(pending))
+			for i, id := range pending {
+				entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(handles[id])}
+			}
+			out, err := w.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(w.queueURL), Entries: entries})
+			if err != nil {
+				w.opts.Logger.Error("deleting messages failed; they will be redelivered", "messages", pending, "error", err)
+				break
+			}
+			var again []string
+			for _, f := range out.Failed {
+				i, _ := strconv.Atoi(aws.ToString(f.Id))
+				if i < 0 || i >= len(pending) {
+					continue
+				}
+				w.opts.Logger.Warn("deleting a message failed", "message_id", pending[i], "code", aws.ToString(f.Code), "sender_fault", f.SenderFault)
+				if !f.SenderFault {
+					again = append(again, pending[i])
+				}
+			}
+			pending = again
+		}
+	}
+}
+
+// changeVisibility sets the visibility timeout of messages, in batches of
+// ten. Failures are logged: at worst a message becomes visible earlier or
+// later than intended.
+func (w *Worker) changeVisibility(ctx context.Context, ids []string, handles map[string]string, d time.Duration) {
+	for chunk := range slices.Chunk(ids, 10) {
+		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
+		for i, id := range chunk {
+			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
+				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(handles[id]), VisibilityTimeout: int32(d / time.Second),
+			}
+		}
+		out, err := w.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(w.queueURL), Entries: entries})
+		if err != nil {
+			w.opts.Logger.Warn("changing message visibility failed", "messages", chunk, "error", err)
+			continue
+		}
+		for _, f := range out.Failed {
+			w.opts.Logger.Warn("changing a message's visibility failed", "entry", aws.ToString(f.Id), "code", aws.ToString(f.Code))
+		}
+	}
+}
+
+// Healthy returns nil while Run is receiving: it is running and its last
+// successful receive was recent (within three long-poll waits plus the
+// receive backoff cap).
+func (w *Worker) Healthy() error {
+	if !w.running.Load() {
+		return errors.New("sqsworker: not running")
+	}
+	since := time.Since(time.Unix(0, w.lastReceive.Load()))
+	if limit := 3*w.opts.WaitTime + w.opts.MaxReceiveBackoff; since > limit {
+		return fmt.Errorf("sqsworker: no successful receive for %s", since.Round(time.Second))
+	}
+	return nil
+}
+
+func nextBackoff(prev, limit time.Duration) time.Duration {
+	next := max(2*prev, 100*time.Millisecond)
+	next = min(next, limit)
+	return next/2 + rand.N(next/2+1)
+}

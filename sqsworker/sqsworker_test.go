@@ -1,0 +1,248 @@
+package sqsworker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logdelivery/logdelivery"
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/sqsworker"
+	"github.com/logdelivery/logdelivery/tenant/memstore"
+	"github.com/logdelivery/logdelivery/tenant/storetest"
+)
+
+const wait = 20 * time.Second
+
+func body(key string) string {
+	return fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"central"},"object":{"key":%q,"size":1}}}]}`, key)
+}
+
+// fakeSQS is an in-memory queue with fault injection. Messages are handed
+// out once; the test inspects what was deleted and how visibility changed.
+type fakeSQS struct {
+	mu            sync.Mutex
+	queue         []types.Message
+	receiveErrs   int // fail this many receives first
+	receives      int
+	deleted       map[string]bool
+	deleteFailsOn map[string]int // receipt handle → failures left (not sender's fault)
+	visibility    map[string][]int32
+	changed       chan string // receipt handle of each visibility change
+}
+
+func newFake(bodies ...string) *fakeSQS {
+	f := &fakeSQS{deleted: map[string]bool{}, deleteFailsOn: map[string]int{}, visibility: map[string][]int32{}, changed: make(chan string, 1000)}
+	for i, b := range bodies {
+		id := "m" + strconv.Itoa(i)
+		f.queue = append(f.queue, types.Message{MessageId: aws.String(id), ReceiptHandle: aws.String("rh-" + id), Body: aws.String(b)})
+	}
+	return f
+}
+
+func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	f.mu.Lock()
+	f.receives++
+	if f.receiveErrs > 0 {
+		f.receiveErrs--
+		f.mu.Unlock()
+		return nil, errors.New("connection refused")
+	}
+	n := min(int(in.MaxNumberOfMessages), len(f.queue))
+	out := f.queue[:n]
+	f.queue = f.queue[n:]
+	f.mu.Unlock()
+	if n == 0 {
+		select { // long polling on an empty queue
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return &sqs.ReceiveMessageOutput{Messages: out}, nil
+}
+
+func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &sqs.DeleteMessageBatchOutput{}
+	for _, e := range in.Entries {
+		rh := aws.ToString(e.ReceiptHandle)
+		if f.deleteFailsOn[rh] > 0 {
+			f.deleteFailsOn[rh]--
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError")})
+			continue
+		}
+		f.deleted[rh] = true
+	}
+	return out, nil
+}
+
+func (f *fakeSQS) ChangeMessageVisibilityBatch(_ context.Context, in *sqs.ChangeMessageVisibilityBatchInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range in.Entries {
+		rh := aws.ToString(e.ReceiptHandle)
+		f.visibility[rh] = append(f.visibility[rh], e.VisibilityTimeout)
+		f.changed <- rh
+	}
+	return &sqs.ChangeMessageVisibilityBatchOutput{}, nil
+}
+
+func (f *fakeSQS) isDeleted(rh string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deleted[rh]
+}
+
+func (f *fakeSQS) visibilities(rh string) []int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int32(nil), f.visibility[rh]...)
+}
+
+func dispatcher(t *testing.T, fn func(context.Context, *deliver.Delivery) (deliver.Receipt, error)) *logdelivery.Dispatcher {
+	t.Helper()
+	store, err := memstore.New(nil)
+	require.NoError(t, err)
+	for _, id := range []string{"ok", "flaky", "denied", "slow"} {
+		_, err := store.Create(context.Background(), storetest.S3(id))
+		require.NoError(t, err)
+	}
+	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": &delivertest.Recorder{Func: fn}})
+	require.NoError(t, err)
+	return d
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func start(t *testing.T, w *sqsworker.Worker) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(wait):
+			t.Fatal("Run did not return after shutdown")
+		}
+	}
+}
+
+func TestSettlesEveryMessage(t *testing.T) {
+	fake := newFake(body("c/ok/a/p/1.gz"), body("c/flaky/a/p/1.gz"), body("c/denied/a/p/1.gz"), "{malformed", `{"Event":"s3:TestEvent"}`)
+	fake.deleteFailsOn["rh-m0"] = 1 // the first delete of m0 fails transiently
+	d := dispatcher(t, func(_ context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
+		switch dl.Key.Tenant {
+		case "flaky":
+			return deliver.Receipt{}, errors.New("throttled")
+		case "denied":
+			return deliver.Receipt{}, deliver.Permanent(errors.New("AccessDenied"))
+		}
+		return deliver.Receipt{Objects: 1}, nil
+	})
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) { o.RetryDelay = 45 * time.Second })
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "finished messages deleted", func() bool {
+		return fake.isDeleted("rh-m0") && fake.isDeleted("rh-m2") && fake.isDeleted("rh-m3") && fake.isDeleted("rh-m4")
+	})
+	eventually(t, "the retryable message delayed", func() bool { return len(fake.visibilities("rh-m1")) > 0 })
+	assert.NoError(t, w.Healthy())
+	stop()
+	assert.False(t, fake.isDeleted("rh-m1"), "a message needing a retry is not deleted")
+	assert.Equal(t, []int32{45}, fake.visibilities("rh-m1"), "it comes back after RetryDelay")
+	assert.Error(t, w.Healthy(), "not healthy once stopped")
+}
+
+func TestHeartbeatKeepsSlowMessagesInvisible(t *testing.T) {
+	fake := newFake(body("c/slow/a/p/1.gz"))
+	release := make(chan struct{})
+	d := dispatcher(t, func(ctx context.Context, _ *deliver.Delivery) (deliver.Receipt, error) {
+		<-release
+		return deliver.Receipt{Objects: 1}, nil
+	})
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
+		o.VisibilityTimeout = 30 * time.Second
+		o.HeartbeatInterval = 10 * time.Millisecond
+	})
+	require.NoError(t, err)
+	stop := start(t, w)
+	for range 3 {
+		select {
+		case <-fake.changed:
+		case <-time.After(wait):
+			t.Fatal("no heartbeat while the message was being processed")
+		}
+	}
+	assert.Equal(t, int32(30), fake.visibilities("rh-m0")[0], "heartbeats renew the full visibility timeout")
+	close(release)
+	eventually(t, "the message deleted", func() bool { return fake.isDeleted("rh-m0") })
+	stop()
+}
+
+func TestShutdownReleasesUnfinishedMessages(t *testing.T) {
+	fake := newFake(body("c/slow/a/p/1.gz"), body("c/ok/a/p/1.gz"))
+	started := make(chan struct{}, 2)
+	d := dispatcher(t, func(ctx context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
+		if dl.Key.Tenant == "slow" {
+			started <- struct{}{}
+			<-ctx.Done() // never finishes on its own
+			return deliver.Receipt{}, ctx.Err()
+		}
+		return deliver.Receipt{Objects: 1}, nil
+	})
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
+		o.ShutdownTimeout = 50 * time.Millisecond
+		o.HeartbeatInterval = time.Hour
+	})
+	require.NoError(t, err)
+	stop := start(t, w)
+	select {
+	case <-started:
+	case <-time.After(wait):
+		t.Fatal("slow delivery never started")
+	}
+	eventually(t, "the fast message deleted", func() bool { return fake.isDeleted("rh-m1") })
+	stop() // returns within the shutdown timeout, not when the delivery ends
+	assert.False(t, fake.isDeleted("rh-m0"))
+	assert.Equal(t, []int32{0}, fake.visibilities("rh-m0"), "released for another worker at once")
+}
+
+func TestReceiveErrorsBackOff(t *testing.T) {
+	fake := newFake(body("c/ok/a/p/1.gz"))
+	fake.receiveErrs = 3
+	w, err := sqsworker.New(fake, "q", dispatcher(t, nil), func(o *sqsworker.Options) { o.MaxReceiveBackoff = 50 * time.Millisecond })
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "the message processed after receive errors", func() bool { return fake.isDeleted("rh-m0") })
+	stop()
+}
+
+func TestNewValidates(t *testing.T) {
+	_, err := sqsworker.New(nil, "q", nil)
+	assert.Error(t, err)
+}
