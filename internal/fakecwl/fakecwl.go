@@ -68,6 +68,9 @@ type Call struct {
 	Group  string // logGroupName, when the operation has one
 	Stream string // logStreamName, when the operation has one
 	Events int    // number of log events (PutLogEvents)
+	// AccessKeyID is the access key that signed the request, from its
+	// Authorization header.
+	AccessKeyID string
 }
 
 // Fault is an injected response.
@@ -351,6 +354,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call, hook := s.count(op, req)
+	call.AccessKeyID = accessKeyID(r.Header.Get("Authorization"))
 	var fault *Fault
 	if hook != nil {
 		fault = hook(call)
@@ -395,6 +399,16 @@ func (s *Server) count(op string, req request) (Call, func(Call) *Fault) {
 	defer s.mu.Unlock()
 	s.calls[op]++
 	return Call{Op: op, N: s.calls[op], Group: req.LogGroupName, Stream: req.LogStreamName, Events: len(req.LogEvents)}, s.hook
+}
+
+// accessKeyID extracts the key id from a SigV4 Authorization header.
+func accessKeyID(auth string) string {
+	_, cred, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(cred, "/")
+	return id
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
