@@ -370,8 +370,12 @@ func (r *run) result() error {
 }
 
 func (r *run) read(rr deliver.RecordReader) error {
-	for {
+	for n := 0; ; n++ {
 		if r.failed() {
+			return nil
+		}
+		if n%1024 == 0 && r.ctx.Err() != nil {
+			r.fail("", r.ctx.Err(), 0)
 			return nil
 		}
 		rec, err := rr.Next()
@@ -597,14 +601,15 @@ func (r *run) put(stream string, in *cloudwatchlogs.PutLogEventsInput) (int, *cl
 		if err == nil {
 			return calls, out, nil
 		}
-		var ce *createdError
-		if errors.As(err, &ce) {
+		if err == errCreated {
 			// The stream was just created: send again at once, not an attempt.
 			created = true
 			attempt--
 			continue
 		}
-		if !awserr.IsRetryable(err) || r.ctx.Err() != nil {
+		// A stream created a moment ago may not be visible yet: wait for it.
+		notYet := created && awserr.Code(err) == "ResourceNotFoundException"
+		if (!awserr.IsRetryable(err) && !notYet) || r.ctx.Err() != nil {
 			return calls, nil, err
 		}
 		if attempt >= r.dv.opts.MaxAttempts {
@@ -634,10 +639,8 @@ func (r *run) backoff(attempt int) time.Duration {
 	return half + time.Duration(rand.Int64N(int64(ceil-half)+1))
 }
 
-// createdError tells put that the stream was missing and has been created.
-type createdError struct{}
-
-func (createdError) Error() string { return "log stream created" }
+// errCreated tells put that the stream was missing and has been created.
+var errCreated = errors.New("log stream created")
 
 // attempt makes one PutLogEvents call under the stream's lock and, when the
 // stream or group is missing and mayCreate is set, creates it.
@@ -655,7 +658,7 @@ func (r *run) attempt(stream string, in *cloudwatchlogs.PutLogEventsInput, mayCr
 	if cerr != nil {
 		return nil, 1 + n, cerr
 	}
-	return nil, 1 + n, createdError{}
+	return nil, 1 + n, errCreated
 }
 
 // create creates the stream, and the group when it is missing and the

@@ -530,3 +530,35 @@ func TestNewRejectsBadTemplate(t *testing.T) {
 	_, err := cloudwatch.New(credentials.Static{}, func(o *cloudwatch.Options) { o.StreamTemplate = "{pod" })
 	require.ErrorIs(t, err, keyparse.ErrInvalidTemplate)
 }
+
+func TestDeliverWaitsForNewStream(t *testing.T) {
+	f := newFake(t)
+	f.CreateLogGroup(group)
+	// The stream is created, but the next PutLogEvents still does not see it.
+	f.SetHook(func(c fakecwl.Call) *fakecwl.Fault {
+		if c.Op == "PutLogEvents" && c.N == 2 {
+			return fakecwl.NotFound("The specified log stream does not exist.")
+		}
+		return nil
+	})
+	d := newDeliverer(t, f)
+	rcpt, err := d.Deliver(context.Background(), delivery(records(3, 0)))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), rcpt.Events)
+	assert.Equal(t, 1, f.Calls("CreateLogStream"))
+	assert.Equal(t, 3, f.Calls("PutLogEvents"))
+}
+
+func TestDeliverCancelledContext(t *testing.T) {
+	f := newFake(t)
+	f.CreateLogStream(group, stream)
+	d := newDeliverer(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rcpt, err := d.Deliver(ctx, delivery(records(20000, 0)))
+	require.Error(t, err)
+	assert.True(t, deliver.IsRetryable(err))
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, rcpt.Events)
+	assert.Zero(t, f.EventCount(group, stream))
+}
