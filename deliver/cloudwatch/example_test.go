@@ -43,4 +43,3 @@ func Example() {
 	fmt.Println(rcpt.Events, rcpt.Location, err)
 	// Output: 2 cloudwatch:eu-west-1:/tenants/team-a:c1/api/api-0 <nil>
 }
-
