@@ -52,6 +52,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -235,8 +236,12 @@ type DeliveryError struct {
 }
 
 func (e *DeliveryError) Error() string {
-	return fmt.Sprintf("cloudwatch: log group %q stream %q in %s: %v (%d events delivered, %d not delivered)",
-		e.Group, e.Stream, e.Region, e.Err, e.Delivered, e.NotDelivered)
+	where := fmt.Sprintf("log group %q", e.Group)
+	if e.Stream != "" {
+		where += fmt.Sprintf(" stream %q", e.Stream)
+	}
+	return fmt.Sprintf("cloudwatch: %s in %s: %v (%d events delivered, %d not delivered)",
+		where, e.Region, e.Err, e.Delivered, e.NotDelivered)
 }
 
 // Unwrap returns the underlying failure.
@@ -334,6 +339,8 @@ type run struct {
 	openBytes int
 	first     string // first stream name, for the receipt's location
 
+	stopped atomic.Bool // a batch failed: send and read no more
+
 	mu           sync.Mutex // guards the fields below
 	rcpt         deliver.Receipt
 	failErr      error  // the first failure
@@ -341,11 +348,7 @@ type run struct {
 	notDelivered int64  // events of failed or abandoned batches
 }
 
-func (r *run) failed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.failErr != nil
-}
+func (r *run) failed() bool { return r.stopped.Load() }
 
 // fail records the first failure of the run and counts events that were
 // not delivered because of it.
@@ -354,6 +357,7 @@ func (r *run) fail(stream string, err error, notDelivered int) {
 	defer r.mu.Unlock()
 	if r.failErr == nil && err != nil {
 		r.failErr, r.failStream = err, stream
+		r.stopped.Store(true)
 	}
 	r.notDelivered += int64(notDelivered)
 }
@@ -379,7 +383,7 @@ func (r *run) read(rr deliver.RecordReader) error {
 			return nil
 		}
 		rec, err := rr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

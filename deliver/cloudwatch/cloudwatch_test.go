@@ -562,3 +562,34 @@ func TestDeliverCancelledContext(t *testing.T) {
 	assert.Zero(t, rcpt.Events)
 	assert.Zero(t, f.EventCount(group, stream))
 }
+
+func TestDeliverManyStreamsBoundsOpenBatches(t *testing.T) {
+	f := newFake(t)
+	f.CreateLogGroup(group)
+	d := newDeliverer(t, f)
+	// 40 pods interleaved, 10 MiB in all: more than the deliverer holds open,
+	// so open batches are sent early; every stream stays complete and in
+	// order.
+	var recs []deliver.Record
+	for i := range 4 {
+		for p := range 40 {
+			recs = append(recs, deliver.Record{
+				Time:    now.Add(time.Duration(i-10) * time.Second),
+				Message: fmt.Sprintf("%d-%d ", p, i) + strings.Repeat("z", 64<<10),
+				Pod:     fmt.Sprint("pod-", p),
+			})
+		}
+	}
+	rcpt, err := d.Deliver(context.Background(), delivery(recs))
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(recs)), rcpt.Events)
+	assert.Len(t, f.Streams(group), 40)
+	assert.Greater(t, f.Calls("PutLogEvents"), 80, "some streams were sent in more than one batch")
+	for p := range 40 {
+		got := f.Events(group, fmt.Sprint("c1/api/pod-", p))
+		require.Len(t, got, 4)
+		for i, e := range got {
+			assert.True(t, strings.HasPrefix(e.Message, fmt.Sprintf("%d-%d ", p, i)))
+		}
+	}
+}
