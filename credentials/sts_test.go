@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,16 +93,18 @@ func (f *fakeSTS) serve(w http.ResponseWriter, r *http.Request) {
 	if m := regexp.MustCompile(`^arn:aws:iam::([0-9]+):role/(.*)$`).FindStringSubmatch(c.RoleARN); m != nil {
 		arn = fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", m[1], m[2], c.SessionName)
 	}
-	var esc func(string) string = func(s string) string {
-		var b []byte
-		b, _ = xml.Marshal(s)
-		return string(b[len("<string>") : len(b)-len("</string>")])
-	}
 	fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
 <Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>secret-%s</SecretAccessKey><SessionToken>token-%s</SessionToken><Expiration>%s</Expiration></Credentials>
 <AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA:%s</AssumedRoleId></AssumedRoleUser>
 </AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
 		key, key, key, time.Now().Add(lifetime).UTC().Format(time.RFC3339), esc(arn), esc(c.SessionName))
+}
+
+// esc escapes s for XML text.
+func esc(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
 
 func (f *fakeSTS) Calls() []assumeCall {
@@ -356,4 +359,33 @@ func TestStaticIgnoresHops(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, p, got)
 	require.False(t, errors.Is(err, credentials.ErrMalformedRoleARN))
+}
+
+// hostRecorder records request hosts and fails every request.
+type hostRecorder struct {
+	mu    sync.Mutex
+	hosts []string
+}
+
+func (h *hostRecorder) Do(r *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hosts = append(h.hosts, r.URL.Host)
+	return nil, errors.New("offline")
+}
+
+func TestSTSUsesRegionalEndpoints(t *testing.T) {
+	rec := &hostRecorder{}
+	c, err := credentials.NewSTS(aws.Config{
+		Region:           "us-east-1",
+		Credentials:      awscreds.NewStaticCredentialsProvider("BASE", "s", ""),
+		HTTPClient:       rec,
+		RetryMaxAttempts: 1,
+	}, centralRole)
+	require.NoError(t, err)
+	_, err = retrieve(t, c, "eu-central-1", credentials.Hop{RoleARN: tenantRoleA})
+	require.Error(t, err)
+	assert.True(t, deliver.IsRetryable(err), "a network failure is retryable: %v", err)
+	require.NotEmpty(t, rec.hosts)
+	assert.Equal(t, "sts.eu-central-1.amazonaws.com", rec.hosts[0])
 }

@@ -59,6 +59,9 @@ type Options struct {
 	// Hook, when set, is called before each request is handled; a non-nil
 	// Fault it returns is what the request gets. See Server.SetHook.
 	Hook func(Call) *Fault
+	// Latency delays every response, to model the network in end-to-end
+	// benchmarks. Default: none.
+	Latency time.Duration
 }
 
 // Call describes a request, as seen by a Hook.
@@ -336,6 +339,15 @@ type request struct {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Latency > 0 {
+		t := time.NewTimer(s.opts.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
 	target := r.Header.Get("X-Amz-Target")
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	if r.Method != http.MethodPost || !ok {

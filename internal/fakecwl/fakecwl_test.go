@@ -194,7 +194,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestDiscardEvents(t *testing.T) {
-	s, c := setup(t, fakecwl.Options{DiscardEvents: true})
+	s, c := setup(t, fakecwl.Options{DiscardEvents: true, Latency: time.Millisecond})
 	s.CreateLogStream("g", "s")
 	_, err := put(c, events(10, 1, 0))
 	require.NoError(t, err)
