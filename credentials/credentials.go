@@ -1,6 +1,12 @@
 // Package credentials provides the AWS credentials a delivery acts with: a
 // CredentialChain returns credentials for the central role, optionally
 // followed by role hops into a tenant's account.
+//
+// STS (NewSTS) is the production chain: base credentials assume the central
+// log-distribution role (single hop, for S3 destinations) which assumes the
+// tenant's role with an ExternalId (double hop, for CloudWatch Logs), every
+// hop cached and refreshed before expiry. Static is for local runs and
+// tests.
 package credentials
 
 import (
@@ -12,7 +18,7 @@ import (
 // Hop is one AssumeRole step of a chain.
 type Hop struct {
 	RoleARN     string
-	ExternalID  string // empty: none
+	ExternalID  string // empty: the chain's default (STS: the central account id)
 	SessionName string // empty: chosen by the chain
 }
 

@@ -48,6 +48,14 @@ var permanentCodes = map[string]bool{
 	"MalformedQueryString":          true,
 	"EntityTooLarge":                true,
 	"InvalidSequenceTokenException": false,
+	// STS and CloudWatch Logs.
+	"PackedPolicyTooLarge":        true,
+	"ExpiredTokenException":       false,
+	"IDPCommunicationError":       false,
+	"OperationAbortedException":   false, // concurrent change of the same resource
+	"ServiceUnavailableException": false,
+	"LimitExceededException":      true, // CloudWatch Logs: too many log groups/streams
+	"InvalidOperationException":   true,
 }
 
 // Code returns the AWS error code of err, or "".

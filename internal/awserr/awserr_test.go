@@ -33,6 +33,11 @@ func TestClassify(t *testing.T) {
 		{"unknown 4xx", respErr(400, &smithy.GenericAPIError{Code: "SomethingNew", Fault: smithy.FaultClient}), false},
 		{"unknown 5xx", respErr(502, &smithy.GenericAPIError{Code: "BadGateway"}), true},
 		{"expired token", respErr(400, &smithy.GenericAPIError{Code: "ExpiredToken"}), true},
+		{"sts region disabled", respErr(403, &smithy.GenericAPIError{Code: "RegionDisabledException"}), false},
+		{"sts packed policy", respErr(400, &smithy.GenericAPIError{Code: "PackedPolicyTooLarge"}), false},
+		{"logs concurrent change", respErr(400, &smithy.GenericAPIError{Code: "OperationAbortedException"}), true},
+		{"logs unavailable", respErr(503, &smithy.GenericAPIError{Code: "ServiceUnavailableException"}), true},
+		{"logs resource limit", respErr(400, &smithy.GenericAPIError{Code: "LimitExceededException"}), false},
 		{"deadline", fmt.Errorf("put: %w", context.DeadlineExceeded), true},
 		{"plain error", errors.New("boom"), true},
 	} {

@@ -1,0 +1,311 @@
+package credentials
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/internal/awserr"
+)
+
+// ErrMalformedRoleARN is matched by errors.Is for role ARNs that are not of
+// the form arn:PARTITION:iam::ACCOUNT:role/NAME.
+var ErrMalformedRoleARN = errors.New("malformed role ARN")
+
+var roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
+
+// AssumeRoleError reports which hop of a role chain failed. It is returned
+// classified (see deliver.IsRetryable): access denied, a malformed role and
+// a disabled region are permanent, throttling and 5xx retryable.
+type AssumeRoleError struct {
+	Hop     int    // 1-based position in the chain; the central role is hop 1
+	Hops    int    // length of the chain
+	RoleARN string // the role that could not be assumed
+	Region  string // the STS region asked
+	Err     error
+}
+
+func (e *AssumeRoleError) Error() string {
+	return fmt.Sprintf("assume role hop %d of %d (%s) in %s: %v", e.Hop, e.Hops, e.RoleARN, e.Region, e.Err)
+}
+
+// Unwrap returns the STS error.
+func (e *AssumeRoleError) Unwrap() error { return e.Err }
+
+// STSOptions configure an STS chain.
+type STSOptions struct {
+	// Region is used when Provider is given none. Default: the base
+	// config's region.
+	Region string
+	// NewClient returns the STS client for a region that acts with creds.
+	// Default: sts.NewFromConfig with the base config, the region (its
+	// regional endpoint) and creds.
+	NewClient func(region string, creds aws.CredentialsProvider) stscreds.AssumeRoleAPIClient
+	// Duration is the lifetime asked for each session. Default: 1 hour, the
+	// most AWS allows for a chained role.
+	Duration time.Duration
+	// ExpiryWindow is how long before expiry credentials are refreshed.
+	// Default: 5 minutes.
+	ExpiryWindow time.Duration
+	// DefaultExternalID is sent to hops whose ExternalID is empty. Default:
+	// the account id of the central role, which is what tenant roles
+	// created by the seed's instructions expect. Set NoDefaultExternalID to
+	// send none.
+	DefaultExternalID   string
+	NoDefaultExternalID bool
+	// SessionName names the central role's session. Default: "logdelivery".
+	// Tenant hops use their Hop.SessionName, or "logdelivery" when empty.
+	// Names are made valid for STS (see SessionName).
+	SessionName string
+	// SourceIdentity, when set, is sent on every hop.
+	SourceIdentity string
+	// Tags are session tags sent on every hop; TransitiveTagKeys are passed
+	// on through the chain.
+	Tags              map[string]string
+	TransitiveTagKeys []string
+	// MaxEntries bounds the cached providers, one per (region, chain
+	// prefix); the least recently used are evicted. Default: 1024.
+	MaxEntries int
+	// Logger receives debug messages on cache misses. Default: none.
+	Logger *slog.Logger
+}
+
+// STS is a CredentialChain that assumes roles with AWS STS: the base
+// credentials assume the central role, which assumes the hops (for
+// CloudWatch Logs, the tenant's role with an ExternalId). Credentials are
+// cached per (region, role chain, external ids, session names) in an
+// aws.CredentialsCache (refreshed before expiry, one refresh at a time) and
+// the central role's entry is shared by every tenant of a region. It is
+// safe for concurrent use.
+type STS struct {
+	base    aws.CredentialsProvider
+	central string
+	opts    STSOptions
+	log     *slog.Logger
+	tags    []types.Tag
+
+	mu      sync.Mutex
+	entries map[string]*list.Element
+	lru     *list.List // of *entry, most recent first
+}
+
+type entry struct {
+	key      string
+	provider aws.CredentialsProvider
+}
+
+// NewSTS returns a chain whose base identity is cfg.Credentials and whose
+// central role is centralRoleARN. With an empty centralRoleARN the base
+// credentials are the central identity and hops are assumed from them.
+//
+// Provider with no hops returns the central role's credentials (not the
+// base credentials): that is what single-hop destinations such as S3 use.
+func NewSTS(cfg aws.Config, centralRoleARN string, optFns ...func(*STSOptions)) (*STS, error) {
+	if cfg.Credentials == nil {
+		return nil, errors.New("credentials: NewSTS: the base config has no credentials")
+	}
+	var o STSOptions
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	var centralAccount string
+	if centralRoleARN != "" {
+		m := roleARNPattern.FindStringSubmatch(centralRoleARN)
+		if m == nil {
+			return nil, fmt.Errorf("credentials: central role %q: %w", centralRoleARN, ErrMalformedRoleARN)
+		}
+		centralAccount = m[2]
+	}
+	if o.Region == "" {
+		o.Region = cfg.Region
+	}
+	if o.Duration <= 0 {
+		o.Duration = time.Hour
+	}
+	if o.ExpiryWindow <= 0 {
+		o.ExpiryWindow = 5 * time.Minute
+	}
+	if o.DefaultExternalID == "" && !o.NoDefaultExternalID {
+		o.DefaultExternalID = centralAccount
+	}
+	if o.NoDefaultExternalID {
+		o.DefaultExternalID = ""
+	}
+	o.SessionName = SessionName(o.SessionName)
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = 1024
+	}
+	if o.NewClient == nil {
+		base := cfg.Copy()
+		o.NewClient = func(region string, creds aws.CredentialsProvider) stscreds.AssumeRoleAPIClient {
+			c := base.Copy()
+			c.Region = region
+			c.Credentials = creds
+			return sts.NewFromConfig(c)
+		}
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &STS{base: cfg.Credentials, central: centralRoleARN, opts: o, log: log, entries: map[string]*list.Element{}, lru: list.New()}
+	keys := make([]string, 0, len(o.Tags))
+	for k := range o.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s.tags = append(s.tags, types.Tag{Key: aws.String(k), Value: aws.String(o.Tags[k])})
+	}
+	return s, nil
+}
+
+// Provider returns cached credentials for the central role followed by
+// hops, obtained from STS in region (empty: STSOptions.Region). Hops with
+// no ExternalID get STSOptions.DefaultExternalID. Role ARNs are checked
+// here; STS failures surface as *AssumeRoleError from the provider's
+// Retrieve, which the SDK returns from the call that needed credentials.
+func (s *STS) Provider(_ context.Context, region string, hops ...Hop) (aws.CredentialsProvider, error) {
+	if region == "" {
+		region = s.opts.Region
+	}
+	if region == "" {
+		return nil, deliver.Permanent(errors.New("credentials: no region for STS: give one to Provider or set STSOptions.Region"))
+	}
+	chain := make([]Hop, 0, len(hops)+1)
+	if s.central != "" {
+		chain = append(chain, Hop{RoleARN: s.central, SessionName: s.opts.SessionName})
+	}
+	for _, h := range hops {
+		if h.ExternalID == "" {
+			h.ExternalID = s.opts.DefaultExternalID
+		}
+		h.SessionName = SessionName(h.SessionName)
+		chain = append(chain, h)
+	}
+	for i, h := range chain {
+		if !roleARNPattern.MatchString(h.RoleARN) {
+			return nil, deliver.Permanent(&AssumeRoleError{Hop: i + 1, Hops: len(chain), RoleARN: h.RoleARN, Region: region, Err: ErrMalformedRoleARN})
+		}
+	}
+	if len(chain) == 0 {
+		return s.base, nil
+	}
+	return s.provider(region, chain), nil
+}
+
+// provider returns the cached provider of the chain, building the
+// providers of its prefixes as needed.
+func (s *STS) provider(region string, chain []Hop) aws.CredentialsProvider {
+	keys := make([]string, len(chain))
+	var b strings.Builder
+	b.WriteString(region)
+	for i, h := range chain {
+		fmt.Fprintf(&b, "\x00%s\x01%s\x01%s", h.RoleARN, h.ExternalID, h.SessionName)
+		keys[i] = b.String()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Find the longest cached prefix, then build the rest from it.
+	parent, start := s.base, 0
+	for i := len(chain) - 1; i >= 0; i-- {
+		if el, ok := s.entries[keys[i]]; ok {
+			s.lru.MoveToFront(el)
+			if i == len(chain)-1 {
+				return el.Value.(*entry).provider
+			}
+			parent, start = el.Value.(*entry).provider, i+1
+			break
+		}
+	}
+	for i := start; i < len(chain); i++ {
+		parent = s.newHop(region, chain, i, parent)
+		s.entries[keys[i]] = s.lru.PushFront(&entry{key: keys[i], provider: parent})
+		s.log.Debug("credentials: new role chain entry", "region", region, "hop", i+1, "role", chain[i].RoleARN)
+	}
+	for s.lru.Len() > s.opts.MaxEntries {
+		el := s.lru.Back()
+		s.lru.Remove(el)
+		delete(s.entries, el.Value.(*entry).key)
+	}
+	return parent
+}
+
+// newHop returns the cached provider of hop i, assumed with parent.
+func (s *STS) newHop(region string, chain []Hop, i int, parent aws.CredentialsProvider) aws.CredentialsProvider {
+	h := chain[i]
+	p := stscreds.NewAssumeRoleProvider(s.opts.NewClient(region, parent), h.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = h.SessionName
+		o.Duration = s.opts.Duration
+		if h.ExternalID != "" {
+			o.ExternalID = aws.String(h.ExternalID)
+		}
+		if s.opts.SourceIdentity != "" {
+			o.SourceIdentity = aws.String(s.opts.SourceIdentity)
+		}
+		o.Tags = s.tags
+		o.TransitiveTagKeys = s.opts.TransitiveTagKeys
+	})
+	hp := &hopProvider{p: p, err: AssumeRoleError{Hop: i + 1, Hops: len(chain), RoleARN: h.RoleARN, Region: region}}
+	return aws.NewCredentialsCache(hp, func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = s.opts.ExpiryWindow
+	})
+}
+
+// hopProvider names the hop in the errors of an AssumeRoleProvider.
+type hopProvider struct {
+	p   *stscreds.AssumeRoleProvider
+	err AssumeRoleError
+}
+
+func (h *hopProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := h.p.Retrieve(ctx)
+	if err == nil {
+		return c, nil
+	}
+	var earlier *AssumeRoleError
+	if errors.As(err, &earlier) {
+		// An earlier hop failed while this hop's call was being signed.
+		return c, err
+	}
+	e := h.err
+	e.Err = err
+	return c, awserr.Classify(&e)
+}
+
+// SessionName makes s a valid role session name: characters outside
+// [A-Za-z0-9_+=,.@-] become '-', it is cut to 64 characters, and an empty
+// or one-character name is completed with "logdelivery".
+func SessionName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	s = string(b)
+	switch len(s) {
+	case 0:
+		return "logdelivery"
+	case 1:
+		s += "-logdelivery"
+	}
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}

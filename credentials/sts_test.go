@@ -1,0 +1,391 @@
+package credentials_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logdelivery/logdelivery/credentials"
+	"github.com/logdelivery/logdelivery/deliver"
+)
+
+const (
+	centralRole = "arn:aws:iam::123456789012:role/log-distribution"
+	tenantRoleA = "arn:aws:iam::222222222222:role/logs-a"
+	tenantRoleB = "arn:aws:iam::333333333333:role/logs-b"
+)
+
+// assumeCall is one AssumeRole request seen by the fake STS.
+type assumeCall struct {
+	SignedBy    string // access key id of the signing credentials
+	Region      string // region of the signature scope
+	RoleARN     string
+	ExternalID  string
+	SessionName string
+	Form        map[string]string
+}
+
+// fakeSTS speaks the STS query protocol. It issues access key "AK<n>" for
+// the n-th successful call and remembers which role each key belongs to.
+type fakeSTS struct {
+	*httptest.Server
+	mu       sync.Mutex
+	calls    []assumeCall
+	keyRole  map[string]string
+	lifetime time.Duration
+	fail     func(c assumeCall) (status int, code string) // nil or code "": succeed
+}
+
+var credentialScope = regexp.MustCompile(`Credential=([^/]+)/[0-9]+/([^/]+)/sts/`)
+
+func newFakeSTS(t *testing.T) *fakeSTS {
+	f := &fakeSTS{keyRole: map[string]string{}, lifetime: time.Hour}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeSTS) serve(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || r.Form.Get("Action") != "AssumeRole" {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	c := assumeCall{
+		RoleARN: r.Form.Get("RoleArn"), ExternalID: r.Form.Get("ExternalId"),
+		SessionName: r.Form.Get("RoleSessionName"), Form: map[string]string{},
+	}
+	for k := range r.Form {
+		c.Form[k] = r.Form.Get(k)
+	}
+	if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		c.SignedBy, c.Region = m[1], m[2]
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	fail, lifetime := f.fail, f.lifetime
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml")
+	if fail != nil {
+		if status, code := fail(c); code != "" {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>injected %s</Message></Error><RequestId>r</RequestId></ErrorResponse>`, code, code)
+			return
+		}
+	}
+	f.mu.Lock()
+	key := fmt.Sprintf("AK%d", len(f.keyRole)+1)
+	f.keyRole[key] = c.RoleARN
+	f.mu.Unlock()
+	var arn string
+	if m := regexp.MustCompile(`^arn:aws:iam::([0-9]+):role/(.*)$`).FindStringSubmatch(c.RoleARN); m != nil {
+		arn = fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", m[1], m[2], c.SessionName)
+	}
+	fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>secret-%s</SecretAccessKey><SessionToken>token-%s</SessionToken><Expiration>%s</Expiration></Credentials>
+<AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA:%s</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+		key, key, key, time.Now().Add(lifetime).UTC().Format(time.RFC3339), esc(arn), esc(c.SessionName))
+}
+
+// esc escapes s for XML text.
+func esc(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+func (f *fakeSTS) Calls() []assumeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]assumeCall(nil), f.calls...)
+}
+
+func (f *fakeSTS) RoleOf(key string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.keyRole[key]
+}
+
+func newChain(t *testing.T, f *fakeSTS, optFns ...func(*credentials.STSOptions)) *credentials.STS {
+	t.Helper()
+	cfg := aws.Config{
+		Region:           "us-east-2",
+		Credentials:      awscreds.NewStaticCredentialsProvider("BASE", "base-secret", ""),
+		BaseEndpoint:     aws.String(f.URL),
+		RetryMaxAttempts: 1,
+	}
+	c, err := credentials.NewSTS(cfg, centralRole, optFns...)
+	require.NoError(t, err)
+	return c
+}
+
+func retrieve(t *testing.T, c credentials.CredentialChain, region string, hops ...credentials.Hop) (aws.Credentials, error) {
+	t.Helper()
+	p, err := c.Provider(context.Background(), region, hops...)
+	require.NoError(t, err)
+	return p.Retrieve(context.Background())
+}
+
+func TestSTSDoubleHop(t *testing.T) {
+	f := newFakeSTS(t)
+	c := newChain(t, f)
+	creds, err := retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA, SessionName: "logdelivery-team-a"})
+	require.NoError(t, err)
+	assert.Equal(t, tenantRoleA, f.RoleOf(creds.AccessKeyID))
+	assert.Equal(t, "222222222222", creds.AccountID)
+
+	calls := f.Calls()
+	require.Len(t, calls, 2)
+	assert.Equal(t, "BASE", calls[0].SignedBy, "the base credentials assume the central role")
+	assert.Equal(t, centralRole, calls[0].RoleARN)
+	assert.Empty(t, calls[0].ExternalID)
+	assert.Equal(t, "logdelivery", calls[0].SessionName)
+	assert.Equal(t, centralRole, f.RoleOf(calls[1].SignedBy), "the central role assumes the tenant role")
+	assert.Equal(t, tenantRoleA, calls[1].RoleARN)
+	assert.Equal(t, "123456789012", calls[1].ExternalID, "ExternalId defaults to the central account id")
+	assert.Equal(t, "logdelivery-team-a", calls[1].SessionName)
+	assert.Equal(t, "3600", calls[1].Form["DurationSeconds"])
+	for _, call := range calls {
+		assert.Equal(t, "eu-west-1", call.Region, "STS is called in the target region")
+	}
+}
+
+func TestSTSZeroHopsIsCentralRole(t *testing.T) {
+	f := newFakeSTS(t)
+	c := newChain(t, f)
+	creds, err := retrieve(t, c, "")
+	require.NoError(t, err)
+	assert.Equal(t, centralRole, f.RoleOf(creds.AccessKeyID))
+	require.Len(t, f.Calls(), 1)
+	assert.Equal(t, "us-east-2", f.Calls()[0].Region, "the default region is the base config's")
+
+	// Without a central role, no hops means the base credentials.
+	plain, err := credentials.NewSTS(aws.Config{Credentials: awscreds.NewStaticCredentialsProvider("BASE", "s", ""), Region: "us-east-2"}, "")
+	require.NoError(t, err)
+	creds, err = retrieve(t, plain, "")
+	require.NoError(t, err)
+	assert.Equal(t, "BASE", creds.AccessKeyID)
+}
+
+func TestSTSReusesCredentials(t *testing.T) {
+	f := newFakeSTS(t)
+	c := newChain(t, f)
+	for range 5 { // five deliveries for each of two tenants
+		for _, role := range []string{tenantRoleA, tenantRoleB} {
+			_, err := retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: role, SessionName: "s-" + role[13:25]})
+			require.NoError(t, err)
+		}
+		_, err := retrieve(t, c, "eu-west-1") // an S3 delivery: the central role
+		require.NoError(t, err)
+	}
+	calls := f.Calls()
+	require.Len(t, calls, 3, "one central hop shared by both tenants, one per tenant")
+	assert.Equal(t, centralRole, calls[0].RoleARN)
+
+	// Another region is another chain.
+	_, err := retrieve(t, c, "ap-south-1", credentials.Hop{RoleARN: tenantRoleA})
+	require.NoError(t, err)
+	assert.Len(t, f.Calls(), 5)
+}
+
+func TestSTSConcurrentRetrieveIsSingleflight(t *testing.T) {
+	f := newFakeSTS(t)
+	c := newChain(t, f)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			p, err := c.Provider(context.Background(), "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+			assert.NoError(t, err)
+			_, err = p.Retrieve(context.Background())
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	assert.Len(t, f.Calls(), 2)
+}
+
+func TestSTSRefreshesBeforeExpiry(t *testing.T) {
+	f := newFakeSTS(t)
+	f.lifetime = 2 * time.Minute // inside the 5 minute expiry window: stale at once
+	c := newChain(t, f)
+	hop := credentials.Hop{RoleARN: tenantRoleA}
+	first, err := retrieve(t, c, "eu-west-1", hop)
+	require.NoError(t, err)
+	require.Len(t, f.Calls(), 2)
+	second, err := retrieve(t, c, "eu-west-1", hop)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.AccessKeyID, second.AccessKeyID)
+	assert.Len(t, f.Calls(), 4, "both hops were refreshed")
+
+	// With a shorter window the same lifetime is fresh: no refresh.
+	f2 := newFakeSTS(t)
+	f2.lifetime = 2 * time.Minute
+	c2 := newChain(t, f2, func(o *credentials.STSOptions) { o.ExpiryWindow = time.Minute })
+	for range 3 {
+		_, err := retrieve(t, c2, "eu-west-1", hop)
+		require.NoError(t, err)
+	}
+	assert.Len(t, f2.Calls(), 2)
+}
+
+func TestSTSExternalIDAndOptions(t *testing.T) {
+	f := newFakeSTS(t)
+	c := newChain(t, f, func(o *credentials.STSOptions) {
+		o.SourceIdentity = "logdelivery"
+		o.Tags = map[string]string{"service": "logdelivery"}
+		o.TransitiveTagKeys = []string{"service"}
+		o.Duration = 30 * time.Minute
+	})
+	_, err := retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA, ExternalID: "tenant-chosen"})
+	require.NoError(t, err)
+	calls := f.Calls()
+	require.Len(t, calls, 2)
+	assert.Equal(t, "tenant-chosen", calls[1].ExternalID)
+	assert.Equal(t, "logdelivery", calls[1].Form["SourceIdentity"])
+	assert.Equal(t, "service", calls[1].Form["Tags.member.1.Key"])
+	assert.Equal(t, "service", calls[1].Form["TransitiveTagKeys.member.1"])
+	assert.Equal(t, "1800", calls[1].Form["DurationSeconds"])
+
+	f2 := newFakeSTS(t)
+	none := newChain(t, f2, func(o *credentials.STSOptions) { o.NoDefaultExternalID = true })
+	_, err = retrieve(t, none, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+	require.NoError(t, err)
+	assert.Empty(t, f2.Calls()[1].ExternalID)
+}
+
+func TestSTSErrorsNameTheHop(t *testing.T) {
+	for _, tc := range []struct {
+		code      string
+		status    int
+		failRole  string
+		hop       int
+		retryable bool
+	}{
+		{"AccessDenied", 403, tenantRoleA, 2, false},
+		{"AccessDenied", 403, centralRole, 1, false},
+		{"RegionDisabledException", 403, tenantRoleA, 2, false},
+		{"Throttling", 400, tenantRoleA, 2, true},
+	} {
+		t.Run(fmt.Sprint(tc.code, "/hop", tc.hop), func(t *testing.T) {
+			f := newFakeSTS(t)
+			f.fail = func(c assumeCall) (int, string) {
+				if c.RoleARN == tc.failRole {
+					return tc.status, tc.code
+				}
+				return 0, ""
+			}
+			c := newChain(t, f)
+			_, err := retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+			require.Error(t, err)
+			var are *credentials.AssumeRoleError
+			require.ErrorAs(t, err, &are)
+			assert.Equal(t, tc.hop, are.Hop)
+			assert.Equal(t, 2, are.Hops)
+			assert.Equal(t, tc.failRole, are.RoleARN)
+			assert.Equal(t, "eu-west-1", are.Region)
+			assert.Contains(t, err.Error(), fmt.Sprintf("hop %d of 2 (%s)", tc.hop, tc.failRole))
+			assert.Contains(t, err.Error(), tc.code)
+			assert.Equal(t, tc.retryable, deliver.IsRetryable(err), "%v", err)
+		})
+	}
+}
+
+func TestSTSMalformedRole(t *testing.T) {
+	f := newFakeSTS(t)
+	c := newChain(t, f)
+	_, err := c.Provider(context.Background(), "eu-west-1", credentials.Hop{RoleARN: "arn:aws:iam::22222:role/x"})
+	require.ErrorIs(t, err, credentials.ErrMalformedRoleARN)
+	assert.True(t, deliver.IsPermanent(err))
+	var are *credentials.AssumeRoleError
+	require.ErrorAs(t, err, &are)
+	assert.Equal(t, 2, are.Hop)
+	assert.Empty(t, f.Calls())
+
+	_, err = credentials.NewSTS(aws.Config{Credentials: aws.AnonymousCredentials{}}, "role/x")
+	require.ErrorIs(t, err, credentials.ErrMalformedRoleARN)
+	_, err = credentials.NewSTS(aws.Config{}, centralRole)
+	require.Error(t, err)
+}
+
+func TestSTSCacheIsBounded(t *testing.T) {
+	f := newFakeSTS(t)
+	c := newChain(t, f, func(o *credentials.STSOptions) { o.MaxEntries = 3 })
+	roles := []string{tenantRoleA, tenantRoleB, "arn:aws:iam::444444444444:role/logs-c", "arn:aws:iam::555555555555:role/logs-d"}
+	for _, r := range roles {
+		_, err := retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: r})
+		require.NoError(t, err)
+	}
+	n := len(f.Calls())
+	// The most recent tenant is cached; the first was evicted.
+	_, err := retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: roles[3]})
+	require.NoError(t, err)
+	assert.Len(t, f.Calls(), n)
+	_, err = retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: roles[0]})
+	require.NoError(t, err)
+	assert.Greater(t, len(f.Calls()), n)
+}
+
+func TestSessionName(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                   "logdelivery",
+		"a":                  "a-logdelivery",
+		"logdelivery-team-a": "logdelivery-team-a",
+		"team a/ns:x":        "team-a-ns-x",
+		"ü":                  "--",
+		"x@y.z_=+,":          "x@y.z_=+,",
+	} {
+		assert.Equal(t, want, credentials.SessionName(in), "%q", in)
+	}
+	long := credentials.SessionName(fmt.Sprintf("%070d", 1))
+	assert.Len(t, long, 64)
+}
+
+func TestStaticIgnoresHops(t *testing.T) {
+	p := awscreds.NewStaticCredentialsProvider("A", "B", "")
+	got, err := credentials.Static{Credentials: p}.Provider(context.Background(), "x", credentials.Hop{RoleARN: tenantRoleA})
+	require.NoError(t, err)
+	assert.Equal(t, p, got)
+	require.False(t, errors.Is(err, credentials.ErrMalformedRoleARN))
+}
+
+// hostRecorder records request hosts and fails every request.
+type hostRecorder struct {
+	mu    sync.Mutex
+	hosts []string
+}
+
+func (h *hostRecorder) Do(r *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hosts = append(h.hosts, r.URL.Host)
+	return nil, errors.New("offline")
+}
+
+func TestSTSUsesRegionalEndpoints(t *testing.T) {
+	rec := &hostRecorder{}
+	c, err := credentials.NewSTS(aws.Config{
+		Region:           "us-east-1",
+		Credentials:      awscreds.NewStaticCredentialsProvider("BASE", "s", ""),
+		HTTPClient:       rec,
+		RetryMaxAttempts: 1,
+	}, centralRole)
+	require.NoError(t, err)
+	_, err = retrieve(t, c, "eu-central-1", credentials.Hop{RoleARN: tenantRoleA})
+	require.Error(t, err)
+	assert.True(t, deliver.IsRetryable(err), "a network failure is retryable: %v", err)
+	require.NotEmpty(t, rec.hosts)
+	assert.Equal(t, "sts.eu-central-1.amazonaws.com", rec.hosts[0])
+}
