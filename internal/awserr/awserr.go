@@ -48,6 +48,14 @@ var permanentCodes = map[string]bool{
 	"MalformedQueryString":          true,
 	"EntityTooLarge":                true,
 	"InvalidSequenceTokenException": false,
+	// S3: a conditional copy whose source changed since it was inspected;
+	// a new attempt inspects it again.
+	"PreconditionFailed": false,
+	"InvalidArgument":    true,
+	// DynamoDB.
+	"ConditionalCheckFailedException":          true,
+	"TransactionConflictException":             false,
+	"ItemCollectionSizeLimitExceededException": true,
 }
 
 // Code returns the AWS error code of err, or "".

@@ -33,6 +33,9 @@ func TestClassify(t *testing.T) {
 		{"unknown 4xx", respErr(400, &smithy.GenericAPIError{Code: "SomethingNew", Fault: smithy.FaultClient}), false},
 		{"unknown 5xx", respErr(502, &smithy.GenericAPIError{Code: "BadGateway"}), true},
 		{"expired token", respErr(400, &smithy.GenericAPIError{Code: "ExpiredToken"}), true},
+		{"source changed during copy", respErr(412, &smithy.GenericAPIError{Code: "PreconditionFailed"}), true},
+		{"conditional check", respErr(400, &smithy.GenericAPIError{Code: "ConditionalCheckFailedException"}), false},
+		{"provisioned throughput", respErr(400, &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException"}), true},
 		{"deadline", fmt.Errorf("put: %w", context.DeadlineExceeded), true},
 		{"plain error", errors.New("boom"), true},
 	} {
