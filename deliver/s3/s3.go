@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"strings"
 	"sync"
@@ -45,6 +46,7 @@ const (
 	DefaultPartSize           = 512 << 20 // 512 MiB
 	DefaultConcurrency        = 8
 	maxParts                  = 10000
+	maxPartSize               = 5 << 30
 )
 
 // Names of the user metadata (x-amz-meta-*) written on every copy, for
@@ -104,7 +106,8 @@ type Options struct {
 
 	// PartSize is the size of the parts of a multipart copy (S3 requires at
 	// least 5 MiB but for the last part; tests may use less against fakes).
-	// It grows when an object would need more than 10,000 parts.
+	// It grows when an object would need more than 10,000 parts and is
+	// capped at S3's 5 GiB.
 	// Default: 512 MiB.
 	PartSize int64
 
@@ -153,6 +156,7 @@ func New(chain credentials.CredentialChain, optFns ...func(*Options)) (*Delivere
 	if o.PartSize <= 0 {
 		o.PartSize = DefaultPartSize
 	}
+	o.PartSize = min(o.PartSize, maxPartSize)
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
@@ -255,16 +259,19 @@ func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.
 	return rcpt, nil
 }
 
+// maxMetadataSize is S3's limit on the user metadata of an object: the
+// sum of the bytes of its keys and values.
+const maxMetadataSize = 2048
+
 // metadata returns the user metadata of the copy: the source's, overlaid
-// with the traceability fields.
+// with the traceability fields. Should that exceed S3's 2 KB limit (very
+// long keys), the source's own metadata is left out first, then the source
+// key (which the destination key repeats).
 func (d *Deliverer) metadata(dl *deliver.Delivery, source map[string]string) map[string]string {
-	m := make(map[string]string, len(source)+8)
-	for k, v := range source {
-		m[strings.ToLower(k)] = v
-	}
+	trace := map[string]string{}
 	set := func(k, v string) {
 		if v != "" {
-			m[k] = metaValue(v)
+			trace[k] = metaValue(v)
 		}
 	}
 	set(MetaSourceBucket, dl.Object.Bucket)
@@ -275,7 +282,28 @@ func (d *Deliverer) metadata(dl *deliver.Delivery, source map[string]string) map
 	set(MetaApplication, dl.Key.Application)
 	set(MetaPod, dl.Key.Pod)
 	set(MetaDeliveredAt, d.opts.Now().UTC().Format(time.RFC3339))
-	return m
+
+	m := make(map[string]string, len(source)+len(trace))
+	for k, v := range source {
+		m[strings.ToLower(k)] = v
+	}
+	maps.Copy(m, trace)
+	if metadataSize(m) <= maxMetadataSize {
+		return m
+	}
+	if metadataSize(trace) > maxMetadataSize {
+		delete(trace, MetaSourceKey)
+	}
+	d.opts.Logger.Warn("s3 deliverer: metadata over 2 KB, shortened", "source", dl.Object.Bucket+"/"+dl.Object.Key)
+	return trace
+}
+
+func metadataSize(m map[string]string) int {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // copyJob is one object being copied.

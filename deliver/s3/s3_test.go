@@ -317,11 +317,52 @@ func TestDeliverAwkwardKeys(t *testing.T) {
 	}
 }
 
+func FuzzCopySource(f *testing.F) {
+	for _, k := range []string{"a b/c+d", "日志 ✓.gz", "100%;x,y@z$", "?versionId=x", ""} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		src := copySource("bucket", key, "")
+		for _, r := range src {
+			if r <= ' ' || r >= 0x7f || strings.ContainsRune("+?#&", r) {
+				t.Fatalf("copy source %q has %q unescaped", src, r)
+			}
+		}
+		got, err := url.PathUnescape(src)
+		if err != nil || got != "bucket/"+key {
+			t.Fatalf("copy source %q decodes to %q, %v", src, got, err)
+		}
+		mv, err := url.PathUnescape(metaValue(key))
+		if err != nil || mv != key {
+			t.Fatalf("metadata value of %q decodes to %q, %v", key, mv, err)
+		}
+	})
+}
+
 func TestCopySourceEncoding(t *testing.T) {
 	assert.Equal(t, "b/a%20b/c%2Bd/%C3%BC", copySource("b", "a b/c+d/ü", ""))
 	assert.Equal(t, "b/k?versionId=3%2FL4kqtJl%2B", copySource("b", "k", "3/L4kqtJl+"))
 	assert.Equal(t, "plain-ascii ok", metaValue("plain-ascii ok"))
 	assert.Equal(t, "%C3%BC%25", metaValue("ü%"))
+}
+
+func TestMetadataStaysUnderTheLimit(t *testing.T) {
+	d, err := New(credentials.Static{})
+	require.NoError(t, err)
+	long := strings.Repeat("日", 300) // 900 bytes, 2700 percent-encoded
+	k := keyparse.Key{Cluster: "c", Tenant: "acme", Application: "app", Pod: "p", File: long}
+	dl := &deliver.Delivery{Object: deliver.Object{Bucket: central, Key: "c/acme/app/p/" + long}, Key: k}
+
+	m := d.metadata(dl, map[string]string{"Inherited": "yes"})
+	assert.LessOrEqual(t, metadataSize(m), maxMetadataSize)
+	assert.NotContains(t, m, MetaSourceKey)
+	assert.NotContains(t, m, "inherited")
+	assert.Equal(t, "acme", m[MetaTenant])
+
+	dl.Object.Key, dl.Key.File = "c/acme/app/p/f", "f"
+	m = d.metadata(dl, map[string]string{"Inherited": "yes"})
+	assert.Equal(t, "yes", m["inherited"], "the source's metadata is kept when it fits")
+	assert.Equal(t, "c/acme/app/p/f", m[MetaSourceKey])
 }
 
 func TestDeliverVersionedSource(t *testing.T) {

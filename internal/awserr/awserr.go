@@ -52,6 +52,7 @@ var permanentCodes = map[string]bool{
 	// a new attempt inspects it again.
 	"PreconditionFailed": false,
 	"InvalidArgument":    true,
+	"MetadataTooLarge":   true,
 	// DynamoDB.
 	"ConditionalCheckFailedException":          true,
 	"TransactionConflictException":             false,

@@ -99,6 +99,9 @@ func New(client API, table string, optFns ...func(*Options)) *Store {
 // type, following Query pages to the end. Items that cannot be used are
 // returned in a *tenant.ItemsError alongside the others.
 func (s *Store) Configs(ctx context.Context, tenantID string) ([]tenant.DeliveryConfig, error) {
+	if tenantID == "" {
+		return []tenant.DeliveryConfig{}, nil // DynamoDB refuses an empty key
+	}
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
@@ -153,6 +156,9 @@ func (s *Store) usable(ctx context.Context, item map[string]types.AttributeValue
 // decoded is a *tenant.ItemError; an invalid one is returned as stored, so
 // that it can be inspected and fixed.
 func (s *Store) Get(ctx context.Context, tenantID, typ string) (tenant.DeliveryConfig, error) {
+	if tenantID == "" || typ == "" {
+		return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s: %w", tenantID, typ, tenant.ErrNotFound)
+	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            key(tenantID, typ),

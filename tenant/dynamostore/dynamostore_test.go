@@ -282,6 +282,11 @@ func TestReadOptions(t *testing.T) {
 	_, err = New(client, table).Get(ctx(t), "acme", "s3")
 	assert.ErrorIs(t, err, tenant.ErrNotFound)
 	assert.Equal(t, true, fake.ops("GetItem")[0].Input["ConsistentRead"], "Get reads its writes")
+
+	got, err := st.Configs(ctx(t), "")
+	require.NoError(t, err, "an empty tenant id has no configs (DynamoDB refuses empty keys)")
+	assert.Empty(t, got)
+	assert.Len(t, fake.ops("Query"), 1, "and is not queried")
 }
 
 func TestErrorsAreClassified(t *testing.T) {
@@ -306,6 +311,43 @@ func TestErrorsAreClassified(t *testing.T) {
 	assert.ErrorIs(t, err, tenant.ErrInvalidCursor)
 	_, _, err = st.List(ctx(t), 0, "")
 	assert.Error(t, err)
+}
+
+func FuzzCursor(f *testing.F) {
+	f.Add(encodeCursor(key("acme", "s3:archive")))
+	f.Add("not-a-cursor!")
+	f.Add("")
+	f.Add("e30")
+	f.Fuzz(func(t *testing.T, c string) {
+		k, err := decodeCursor(c)
+		if err != nil {
+			if !errors.Is(err, tenant.ErrInvalidCursor) {
+				t.Fatalf("error %v is not ErrInvalidCursor", err)
+			}
+			return
+		}
+		again, err := decodeCursor(encodeCursor(k))
+		if err != nil || stringAttr(again, PartitionKey) != stringAttr(k, PartitionKey) || stringAttr(again, SortKey) != stringAttr(k, SortKey) {
+			t.Fatalf("cursor %q does not round-trip: %v", c, err)
+		}
+	})
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add("acme", "s3", "true", "4102444800", "payments")
+	f.Add("", "", "maybe", "soon", "")
+	f.Add("a", "cloudwatch", "0", "1.5e9", "x")
+	f.Fuzz(func(t *testing.T, tenantID, typ, enabled, ttl, app string) {
+		for _, item := range []map[string]types.AttributeValue{
+			{"tenant_id": s(tenantID), "type": s(typ), "enabled": s(enabled), "ttl": s(ttl), "desired_logs": s(app)},
+			{"tenant_id": s(tenantID), "type": s(typ), "enabled": n(enabled), "ttl": n(ttl), "created_at": n(ttl), "groups": ss(app)},
+		} {
+			c, err := decode(item)
+			if err == nil && c.TenantID != tenantID {
+				t.Fatalf("tenant %q decoded as %q", tenantID, c.TenantID)
+			}
+		}
+	})
 }
 
 func TestDecodeErrorsNameTheAttribute(t *testing.T) {
