@@ -334,3 +334,24 @@ func TestCacheReturnsCopies(t *testing.T) {
 	assert.Equal(t, []string{"app"}, again[0].DesiredLogs)
 	assert.True(t, *again[0].Enabled)
 }
+
+func BenchmarkCacheHit(b *testing.B) {
+	store := newCountingStore()
+	store.set("acme", s3cfg("acme", "a"), s3cfg("acme", "b"))
+	c := NewCache(store)
+	ctx := context.Background()
+	if _, err := c.Configs(ctx, "acme"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Configs(ctx, "acme"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	if n := store.count("acme"); n != 1 {
+		b.Fatalf("%d store calls", n)
+	}
+}

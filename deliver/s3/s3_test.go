@@ -134,7 +134,7 @@ type fixture struct {
 	client  *awss3.Client // the test's own client, for setup and checks
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	backend := s3mem.New()
 	rec := &recorder{next: gofakes3.New(backend).Server()}
@@ -164,7 +164,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) deliverer(t *testing.T, optFns ...func(*Options)) *Deliverer {
+func (f *fixture) deliverer(t testing.TB, optFns ...func(*Options)) *Deliverer {
 	t.Helper()
 	fns := append([]func(*Options){func(o *Options) {
 		o.AWSConfig = f.cfg
@@ -176,7 +176,7 @@ func (f *fixture) deliverer(t *testing.T, optFns ...func(*Options)) *Deliverer {
 	return d
 }
 
-func (f *fixture) put(t *testing.T, key string, body []byte, contentType, contentEncoding string) {
+func (f *fixture) put(t testing.TB, key string, body []byte, contentType, contentEncoding string) {
 	t.Helper()
 	in := &awss3.PutObjectInput{Bucket: aws.String(central), Key: aws.String(key), Body: bytes.NewReader(body)}
 	in.ContentType = optional(contentType)
@@ -196,7 +196,7 @@ func (f *fixture) get(t *testing.T, key string) (*awss3.GetObjectOutput, []byte)
 	return out, b
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
@@ -204,7 +204,7 @@ func ctx(t *testing.T) context.Context {
 
 var testKey = keyparse.Key{Cluster: "prod-1", Namespace: "acme", Tenant: "acme", Application: "payments", Pod: "payments-7d9f", File: "1732212000-0001.json.gz"}
 
-func delivery(t *testing.T, k keyparse.Key, cfg tenant.DeliveryConfig) *deliver.Delivery {
+func delivery(t testing.TB, k keyparse.Key, cfg tenant.DeliveryConfig) *deliver.Delivery {
 	t.Helper()
 	src, err := keyparse.Default().Format(k)
 	require.NoError(t, err)
@@ -655,4 +655,24 @@ func TestOpener(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, deliver.IsPermanent(err), "%v", err)
 	assert.Contains(t, err.Error(), "NoSuchKey")
+}
+
+// BenchmarkDeliver copies a 64 KiB object through the SDK and gofakes3
+// (HTTP included): the deliverer's overhead per object, and its calls.
+func BenchmarkDeliver(b *testing.B) {
+	f := newFixture(b)
+	dl := delivery(b, testKey, s3Config())
+	f.put(b, dl.Object.Key, bytes.Repeat([]byte("x"), 64<<10), "application/x-ndjson", "gzip")
+	d := f.deliverer(b)
+	b.ReportAllocs()
+	calls := 0
+	for b.Loop() {
+		rcpt, err := d.Deliver(context.Background(), dl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		calls += rcpt.Calls
+	}
+	b.ReportMetric(float64(calls)/float64(b.N), "writes/op")
+	b.ReportMetric(float64(len(f.rec.take()))/float64(b.N), "requests/op")
 }

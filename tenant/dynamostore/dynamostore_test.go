@@ -31,7 +31,7 @@ func ctx(t *testing.T) context.Context {
 }
 
 // fakeClient returns a client of a new in-process fake.
-func fakeClient(t *testing.T) (*dynamodb.Client, *fakeDynamo) {
+func fakeClient(t testing.TB) (*dynamodb.Client, *fakeDynamo) {
 	t.Helper()
 	f := newFakeDynamo()
 	srv := httptest.NewServer(f)
@@ -91,7 +91,7 @@ func TestConformanceMoto(t *testing.T) {
 
 func s(v string) types.AttributeValue     { return &types.AttributeValueMemberS{Value: v} }
 func n(v string) types.AttributeValue     { return &types.AttributeValueMemberN{Value: v} }
-func b(v bool) types.AttributeValue       { return &types.AttributeValueMemberBOOL{Value: v} }
+func boolAV(v bool) types.AttributeValue  { return &types.AttributeValueMemberBOOL{Value: v} }
 func ss(v ...string) types.AttributeValue { return &types.AttributeValueMemberSS{Value: v} }
 func l(v ...types.AttributeValue) types.AttributeValue {
 	return &types.AttributeValueMemberL{Value: v}
@@ -110,7 +110,7 @@ func TestSeedItemsLoadUnchanged(t *testing.T) {
 		// Items exactly as the original processor's table holds them.
 		putRaw(t, client, table,
 			map[string]types.AttributeValue{
-				"tenant_id": s("acme"), "type": s("cloudwatch"), "enabled": b(true),
+				"tenant_id": s("acme"), "type": s("cloudwatch"), "enabled": boolAV(true),
 				"desired_logs": l(s("kube-apiserver"), s("payments")), "groups": l(s("API")),
 				"target_region": s("us-east-1"), "ttl": n("4102444800"),
 				"created_at": s("2024-05-01T10:00:00Z"), "updated_at": s("2024-05-02T11:30:00Z"),
@@ -118,7 +118,7 @@ func TestSeedItemsLoadUnchanged(t *testing.T) {
 				"log_group_name":            s("/rosa/acme"),
 			},
 			map[string]types.AttributeValue{
-				"tenant_id": s("acme"), "type": s("s3"), "enabled": b(false),
+				"tenant_id": s("acme"), "type": s("s3"), "enabled": boolAV(false),
 				"desired_logs": l(), "groups": l(),
 				"bucket_name": s("acme-cluster-logs"), "bucket_prefix": s("ROSA/cluster-logs/"),
 				"target_region": s("us-west-2"),
@@ -365,4 +365,45 @@ func TestDecodeErrorsNameTheAttribute(t *testing.T) {
 		assert.Contains(t, err.Error(), tc.want)
 	}
 	assert.True(t, errors.Is(fmt.Errorf("x: %w", tenant.ErrNotFound), tenant.ErrNotFound))
+}
+
+func BenchmarkDecodeSeedItem(b *testing.B) {
+	item := map[string]types.AttributeValue{
+		"tenant_id": s("acme"), "type": s("cloudwatch"), "enabled": boolAV(true),
+		"desired_logs": l(s("kube-apiserver"), s("payments")), "groups": l(s("API")),
+		"target_region": s("us-east-1"), "ttl": n("4102444800"),
+		"created_at": s("2024-05-01T10:00:00Z"), "updated_at": s("2024-05-02T11:30:00Z"),
+		"log_distribution_role_arn": s("arn:aws:iam::222222222222:role/CustomerLogDistribution-us-east-1"),
+		"log_group_name":            s("/rosa/acme"),
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decode(item); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkConfigs measures one uncached lookup of a tenant with two
+// configs through the SDK and the in-process fake (HTTP included); compare
+// with tenant.BenchmarkCacheHit.
+func BenchmarkConfigs(bm *testing.B) {
+	client, _ := fakeClient(bm)
+	table := fmt.Sprintf("bench-%d", tables.Add(1))
+	if err := CreateTable(context.Background(), client, table); err != nil {
+		bm.Fatal(err)
+	}
+	st := New(client, table)
+	for _, c := range []tenant.DeliveryConfig{storetest.S3("acme"), storetest.CloudWatch("acme")} {
+		if _, err := st.Create(context.Background(), c); err != nil {
+			bm.Fatal(err)
+		}
+	}
+	bm.ReportAllocs()
+	for bm.Loop() {
+		got, err := st.Configs(context.Background(), "acme")
+		if err != nil || len(got) != 2 {
+			bm.Fatal(len(got), err)
+		}
+	}
 }
