@@ -56,6 +56,15 @@ var permanentCodes = map[string]bool{
 	"ServiceUnavailableException": false,
 	"LimitExceededException":      true, // CloudWatch Logs: too many log groups/streams
 	"InvalidOperationException":   true,
+	// S3: a conditional copy whose source changed since it was inspected;
+	// a new attempt inspects it again.
+	"PreconditionFailed": false,
+	"InvalidArgument":    true,
+	"MetadataTooLarge":   true,
+	// DynamoDB.
+	"ConditionalCheckFailedException":          true,
+	"TransactionConflictException":             false,
+	"ItemCollectionSizeLimitExceededException": true,
 }
 
 // Code returns the AWS error code of err, or "".

@@ -38,6 +38,9 @@ func TestClassify(t *testing.T) {
 		{"logs concurrent change", respErr(400, &smithy.GenericAPIError{Code: "OperationAbortedException"}), true},
 		{"logs unavailable", respErr(503, &smithy.GenericAPIError{Code: "ServiceUnavailableException"}), true},
 		{"logs resource limit", respErr(400, &smithy.GenericAPIError{Code: "LimitExceededException"}), false},
+		{"source changed during copy", respErr(412, &smithy.GenericAPIError{Code: "PreconditionFailed"}), true},
+		{"conditional check", respErr(400, &smithy.GenericAPIError{Code: "ConditionalCheckFailedException"}), false},
+		{"provisioned throughput", respErr(400, &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException"}), true},
 		{"deadline", fmt.Errorf("put: %w", context.DeadlineExceeded), true},
 		{"plain error", errors.New("boom"), true},
 	} {
