@@ -1,0 +1,131 @@
+// Package awsdispatch assembles the production Dispatcher from an AWS
+// configuration: tenant configurations from DynamoDB (cached), objects read
+// from the central bucket, CloudWatch Logs deliveries through the
+// central-role → tenant-role chain, and S3 deliveries with the central
+// role. Every piece can be replaced or tuned through Options; use the
+// packages it wires (deliver/cloudwatch, deliver/s3, tenant/dynamostore,
+// credentials) directly for anything else.
+package awsdispatch
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/logdelivery/logdelivery"
+	"github.com/logdelivery/logdelivery/credentials"
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/s3"
+	"github.com/logdelivery/logdelivery/tenant"
+	"github.com/logdelivery/logdelivery/tenant/dynamostore"
+)
+
+// Options configures New.
+type Options struct {
+	// CentralRoleARN is the central log-distribution role every delivery
+	// starts from. Empty: the processor's own credentials act as the
+	// central identity.
+	CentralRoleARN string
+	// Table is the DynamoDB table of delivery configurations. Required
+	// unless Store is set.
+	Table string
+	// Store replaces the DynamoDB store (for example a filestore).
+	Store tenant.ConfigStore
+	// CacheTTL is how long a tenant's configurations are cached; negative
+	// disables the cache. Default: 60s.
+	CacheTTL time.Duration
+	// UsePathStyle addresses S3 buckets by path (moto, S3-compatible
+	// stores). Default: false.
+	UsePathStyle bool
+	// Observer receives every result, for metrics. Default: none.
+	Observer logdelivery.Observer
+	// Logger is shared by every component. Default: discard.
+	Logger *slog.Logger
+
+	// Dispatcher, CloudWatch, S3 and STS tune the components; they run
+	// after New has set its own options.
+	Dispatcher func(*logdelivery.Options)
+	CloudWatch func(*cloudwatch.Options)
+	S3         func(*s3.Options)
+	STS        func(*credentials.STSOptions)
+	// Deliverers adds or replaces deliverers by kind.
+	Deliverers map[string]deliver.Deliverer
+}
+
+// New returns a Dispatcher wired for AWS. cfg is the processor's own
+// configuration: region, base credentials and endpoint.
+func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, error) {
+	var o Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("awsdispatch: the AWS configuration has no region")
+	}
+
+	store := o.Store
+	if store == nil {
+		if o.Table == "" {
+			return nil, errors.New("awsdispatch: a DynamoDB table or a Store is required")
+		}
+		store = dynamostore.New(dynamodb.NewFromConfig(cfg), o.Table, func(so *dynamostore.Options) { so.Logger = o.Logger })
+	}
+	if o.CacheTTL >= 0 {
+		store = tenant.NewCache(store, func(co *tenant.CacheOptions) {
+			if o.CacheTTL > 0 {
+				co.TTL = o.CacheTTL
+			}
+		})
+	}
+
+	chain, err := credentials.NewSTS(cfg, o.CentralRoleARN, func(so *credentials.STSOptions) {
+		if o.STS != nil {
+			o.STS(so)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	cw, err := cloudwatch.New(chain, func(co *cloudwatch.Options) {
+		co.AWSConfig = cfg
+		co.Logger = o.Logger
+		if o.CloudWatch != nil {
+			o.CloudWatch(co)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	s3d, err := s3.New(chain, func(so *s3.Options) {
+		so.AWSConfig = cfg
+		so.UsePathStyle = o.UsePathStyle
+		so.Logger = o.Logger
+		if o.S3 != nil {
+			o.S3(so)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	deliverers := map[string]deliver.Deliverer{tenant.KindCloudWatch: cw, tenant.KindS3: s3d}
+	for kind, d := range o.Deliverers {
+		deliverers[kind] = d
+	}
+	central := awss3.NewFromConfig(cfg, func(so *awss3.Options) { so.UsePathStyle = o.UsePathStyle })
+	return logdelivery.NewDispatcher(store, deliverers, func(do *logdelivery.Options) {
+		do.Opener = s3.NewOpener(central)
+		do.Observer = o.Observer
+		do.Logger = o.Logger
+		if o.Dispatcher != nil {
+			o.Dispatcher(do)
+		}
+	})
+}
