@@ -235,7 +235,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			body.Close()
-			return nil, r.classify(err)
+			return nil, r.classify(noEOF(err))
 		}
 		data = zr
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
@@ -246,7 +246,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 			zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			body.Close()
-			return nil, r.classify(err)
+			return nil, r.classify(noEOF(err))
 		}
 		r.zr = zr
 		data = zr
@@ -353,6 +353,15 @@ func (r *Reader) Close() error {
 		r.err = errClosed
 	}
 	return r.body.Close()
+}
+
+// noEOF turns io.EOF, which means a truncated header where a header is
+// due, into io.ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 var errClosed = errors.New("decode: reader closed")
@@ -465,16 +474,24 @@ type event struct {
 func (ev *event) parse(b []byte, i int) bool {
 	ev.start = i
 	m := members{b: b, i: i}
-	for m.next() {
+	for m.nextKey() {
+		if string(m.key.bytes(b)) == "kubernetes" && m.i < len(b) && b[m.i] == '{' {
+			// Read the metadata object in the same pass that skips it.
+			start := m.i
+			end, ok := ev.parseKubernetes(b, start)
+			if !m.skipTo(span{start: start, end: end, kind: '{'}, end, ok) {
+				break
+			}
+			continue
+		}
+		if !m.value() {
+			break
+		}
 		switch string(m.key.bytes(b)) {
 		case "message":
 			ev.message, ev.hasMessage = m.val, m.val.kind != 'n'
 		case "timestamp":
 			ev.timestamp, ev.hasTimestamp = m.val, true
-		case "kubernetes":
-			if m.val.kind == '{' {
-				ev.parseKubernetes(b, m.val)
-			}
 		case "cluster_id":
 			ev.cluster = m.val
 		case "namespace":
@@ -507,8 +524,10 @@ func (ev *event) escapedKey(m *members) {
 	}
 }
 
-func (ev *event) parseKubernetes(b []byte, v span) {
-	m := members{b: b[:v.end], i: v.start}
+// parseKubernetes reads the collector's "kubernetes" object starting at
+// b[i] and returns the index after it.
+func (ev *event) parseKubernetes(b []byte, i int) (int, bool) {
+	m := members{b: b, i: i}
 	for m.next() {
 		switch string(m.key.bytes(b)) {
 		case "pod_name":
@@ -519,6 +538,7 @@ func (ev *event) parseKubernetes(b []byte, v span) {
 			ev.k8sNamespace = m.val
 		}
 	}
+	return m.i, !m.err
 }
 
 // recordMeta is the source metadata of a record.
@@ -644,18 +664,19 @@ func (r *Reader) jsonTime(msg []byte) (time.Time, bool) {
 	m := members{b: msg, i: skipSpace(msg, 0)}
 	for m.next() {
 		for i, f := range messageTimeFields {
-			if found[i].kind == 0 && m.keyIs(f) {
-				found[i] = m.val
-				if i == 0 {
-					break
+			if found[i].kind != 0 || !m.keyIs(f) {
+				continue
+			}
+			if i == 0 { // the preferred field: no need to read further
+				if t, ok := valueTime(msg, m.val, r.scratch); ok {
+					return t, true
 				}
 			}
-		}
-		if found[0].kind != 0 {
+			found[i] = m.val
 			break
 		}
 	}
-	for _, v := range found {
+	for _, v := range found[1:] {
 		if v.kind == 0 {
 			continue
 		}
@@ -724,9 +745,12 @@ func (r *Reader) messageTime(msg []byte) (time.Time, bool) {
 	return textTime(msg, r.objTime)
 }
 
-// interner shares the string of a metadata field between consecutive
-// records with the same value.
-type interner struct{ s string }
+// interner shares the strings of a metadata field between records: it
+// remembers the last few distinct values.
+type interner struct {
+	s    [4]string
+	next int
+}
 
 func (in *interner) get(r *Reader, b []byte, v span) string {
 	if v.kind != '"' {
@@ -737,15 +761,20 @@ func (in *interner) get(r *Reader, b []byte, v span) string {
 		r.scratch = unescape(r.scratch[:0], raw)
 		raw = r.scratch
 	}
-	if string(raw) == in.s {
-		return in.s
+	for _, s := range in.s {
+		if string(raw) == s {
+			return s
+		}
 	}
+	var s string
 	if utf8.Valid(raw) {
-		in.s = string(raw)
+		s = string(raw)
 	} else {
-		in.s = strings.ToValidUTF8(string(raw), "\uFFFD")
+		s = strings.ToValidUTF8(string(raw), "\uFFFD")
 	}
-	return in.s
+	in.s[in.next] = s
+	in.next = (in.next + 1) % len(in.s)
+	return s
 }
 
 // sourceReader counts the bytes read from the body and remembers its

@@ -111,7 +111,7 @@ func TestFormats(t *testing.T) {
 		},
 		{
 			name: "etcd JSON log without record timestamp",
-			in: `{"message":"{\"level\":\"info\",\"ts\":\"2023-08-30T11:27:01.564974Z\",\"caller\":\"etcdserver/server.go:2044\",\"msg\":\"published local member to cluster through raft\"}",` + k8s + "}\n",
+			in:   `{"message":"{\"level\":\"info\",\"ts\":\"2023-08-30T11:27:01.564974Z\",\"caller\":\"etcdserver/server.go:2044\",\"msg\":\"published local member to cluster through raft\"}",` + k8s + "}\n",
 			want: []want{{`{"level":"info","ts":"2023-08-30T11:27:01.564974Z","caller":"etcdserver/server.go:2044","msg":"published local member to cluster through raft"}`,
 				ts("2023-08-30T11:27:01.564974Z"), deliver.TimeFromMessage}},
 		},
@@ -122,7 +122,7 @@ func TestFormats(t *testing.T) {
 		},
 		{
 			name: "kube-apiserver audit event",
-			in: `{"message":"{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\",\"auditID\":\"a1\",\"stage\":\"ResponseComplete\",\"requestURI\":\"/api/v1/namespaces\",\"verb\":\"list\",\"user\":{\"username\":\"system:admin\"},\"responseStatus\":{\"code\":200},\"requestReceivedTimestamp\":\"2023-08-30T11:27:01.100000Z\",\"stageTimestamp\":\"2023-08-30T11:27:01.164974Z\"}"}` + "\n",
+			in:   `{"message":"{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\",\"auditID\":\"a1\",\"stage\":\"ResponseComplete\",\"requestURI\":\"/api/v1/namespaces\",\"verb\":\"list\",\"user\":{\"username\":\"system:admin\"},\"responseStatus\":{\"code\":200},\"requestReceivedTimestamp\":\"2023-08-30T11:27:01.100000Z\",\"stageTimestamp\":\"2023-08-30T11:27:01.164974Z\"}"}` + "\n",
 			want: []want{{`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a1","stage":"ResponseComplete","requestURI":"/api/v1/namespaces","verb":"list","user":{"username":"system:admin"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2023-08-30T11:27:01.100000Z","stageTimestamp":"2023-08-30T11:27:01.164974Z"}`,
 				ts("2023-08-30T11:27:01.164974Z"), deliver.TimeFromMessage}},
 		},

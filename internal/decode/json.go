@@ -2,6 +2,8 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -46,31 +48,62 @@ func skipSpace(b []byte, i int) int {
 func scanString(b []byte, i int) (end int, esc, ok bool) {
 	i++
 	for {
-		q := bytes.IndexByte(b[i:], '"')
-		if q < 0 {
-			return 0, false, false
+		// Most strings (keys, metadata) are short: eight bytes at a time
+		// find their end faster than a call to bytes.IndexByte; long runs
+		// use it.
+		j, found := i, false
+		for lim := min(len(b), i+shortString); j+8 <= lim; j += 8 {
+			if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				found = true
+				break
+			}
 		}
-		bs := bytes.IndexByte(b[i:i+q], '\\')
-		if bs < 0 {
-			return i + q + 1, esc, true
-		}
-		esc = true
-		i += bs
-		if i+1 >= len(b) {
-			return 0, false, false
-		}
-		switch b[i+1] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			i += 2
-		case 'u':
-			if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
+		if !found {
+			q := bytes.IndexByte(b[j:], '"')
+			if q < 0 {
 				return 0, false, false
 			}
-			i += 6
+			bs := bytes.IndexByte(b[j:j+q], '\\')
+			if bs < 0 {
+				return j + q + 1, esc, true
+			}
+			j += bs
+		}
+		if b[j] == '"' {
+			return j + 1, esc, true
+		}
+		// An escape sequence at b[j].
+		esc = true
+		if j+1 >= len(b) {
+			return 0, false, false
+		}
+		switch b[j+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i = j + 2
+		case 'u':
+			if j+6 > len(b) || !isHex4(b[j+2:j+6]) {
+				return 0, false, false
+			}
+			i = j + 6
 		default:
 			return 0, false, false
 		}
 	}
+}
+
+// shortString is how far scanString looks eight bytes at a time before it
+// calls bytes.IndexByte.
+const shortString = 64
+
+// quoteOrBackslash returns a mask whose lowest set bit is the high bit of
+// the first byte of x (little-endian) that is '"' or '\\', or 0 when there
+// is none. Bits above the lowest may be false positives.
+func quoteOrBackslash(x uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	s := x ^ (lo * '\\')
+	return ((q-lo)&^q | (s-lo)&^s) & hi
 }
 
 func isHex4(b []byte) bool {
@@ -243,6 +276,16 @@ type members struct {
 // next advances to the next member and reports whether there is one. On a
 // syntax error it returns false and sets err.
 func (m *members) next() bool {
+	if !m.nextKey() {
+		return false
+	}
+	return m.value()
+}
+
+// nextKey advances to the key of the next member and leaves the iterator
+// at the start of its value, which the caller reads with value, or with
+// another members iterator and skipTo.
+func (m *members) nextKey() bool {
 	if m.done || m.err {
 		return false
 	}
@@ -284,12 +327,27 @@ func (m *members) next() bool {
 	if i >= len(b) || b[i] != ':' {
 		return m.fail()
 	}
-	i = skipSpace(b, i+1)
-	m.val, i, ok = scanValue(b, i)
+	m.i = skipSpace(b, i+1)
+	return true
+}
+
+// value reads the value of the member whose key nextKey just returned.
+func (m *members) value() bool {
+	var ok bool
+	m.val, m.i, ok = scanValue(m.b, m.i)
 	if !ok {
 		return m.fail()
 	}
-	m.i = i
+	return true
+}
+
+// skipTo records that the value of the current member, read by the caller,
+// is v and ends at end; ok false marks a syntax error.
+func (m *members) skipTo(v span, end int, ok bool) bool {
+	if !ok {
+		return m.fail()
+	}
+	m.val, m.i = v, end
 	return true
 }
 
