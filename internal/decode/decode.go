@@ -48,6 +48,7 @@ package decode
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -155,6 +156,7 @@ type Reader struct {
 	lines  *lineReader
 	stats  deliver.DecodeStats
 	err    error
+	closed bool
 
 	// The array line being iterated, if any.
 	arr    []byte
@@ -265,6 +267,19 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	return r, nil
 }
 
+// Records returns a function for deliver.Delivery.Records: each call opens
+// the object with open and returns a Reader of its records. Errors of open
+// are returned as they are.
+func Records(open func(context.Context) (*deliver.Body, error), obj deliver.Object, optFns ...func(*Options)) func(context.Context) (deliver.RecordReader, error) {
+	return func(ctx context.Context) (deliver.RecordReader, error) {
+		body, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return NewReader(body, obj, optFns...)
+	}
+}
+
 // Compression returns the compression detected.
 func (r *Reader) Compression() Compression { return r.comp }
 
@@ -343,8 +358,13 @@ func (r *Reader) Stats() deliver.DecodeStats {
 	return s
 }
 
-// Close releases the decompressor and closes the body.
+// Close releases the decompressor and closes the body. Later calls do
+// nothing and return nil.
 func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
 	if r.zr != nil {
 		r.zr.Close()
 		r.zr = nil
