@@ -333,6 +333,14 @@ func (m *members) nextKey() bool {
 
 // value reads the value of the member whose key nextKey just returned.
 func (m *members) value() bool {
+	if m.i < len(m.b) && m.b[m.i] == '"' { // the common case, without a call
+		end, esc, ok := scanString(m.b, m.i)
+		if !ok {
+			return m.fail()
+		}
+		m.val, m.i = span{start: m.i + 1, end: end - 1, kind: '"', esc: esc}, end
+		return true
+	}
 	var ok bool
 	m.val, m.i, ok = scanValue(m.b, m.i)
 	if !ok {
