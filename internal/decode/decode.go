@@ -10,12 +10,15 @@
 // A record's message is the event's "message" field, unchanged; a
 // non-string message is its compact JSON. An event without a message (or
 // with a null one) becomes the event minus the collector's metadata fields
-// (see MetadataFields), as compact JSON. A line that is not a JSON object or
-// array is a plain-text message as it is, without its line ending; a line
-// that starts like a JSON object but is not valid JSON is sent the same way
-// and counted in DecodeStats.BadJSON, so that nothing is lost. Empty or
-// blank messages are counted in DecodeStats.Empty and skipped: CloudWatch
-// Logs rejects them.
+// (timestamp, kubernetes, cluster_id, namespace, application, pod_name,
+// container_name, ingest_timestamp, stream, source_type, file), as compact
+// JSON. A line that is not a JSON object or array is a plain-text message
+// as it is, without its line ending; a line that starts like a JSON object
+// but is not valid JSON is sent the same way and counted in
+// DecodeStats.BadJSON, so that nothing is lost. Empty messages and blank
+// lines are counted in DecodeStats.Empty and skipped: CloudWatch Logs
+// rejects empty events. Lines longer than Options.MaxLineBytes are counted
+// in DecodeStats.TooLong and skipped; the lines after them decode normally.
 //
 // Invalid UTF-8 (CloudWatch Logs requires valid UTF-8) is repaired: each run
 // of invalid bytes becomes U+FFFD, and the record is counted in
@@ -30,10 +33,11 @@
 // "I0830 11:27:01.564974" with the year taken from the object's time, Go log
 // "2006/01/02 15:04:05"), or a logfmt time= or ts= field. Time values in
 // JSON fields may also be Unix epochs in seconds, milliseconds, microseconds
-// or nanoseconds, chosen by magnitude, as numbers or numeric strings.
-// Sub-second precision is kept. Times without a zone are not trusted. When
-// nothing is found the record gets the object's time. Record.TimeSource says
-// which rule applied.
+// or nanoseconds, chosen by magnitude, as numbers or numeric strings
+// (values below 1e8 are not taken for times). Sub-second precision is kept.
+// Times without a zone are not trusted, except klog and Go log headers,
+// which are read as UTC. When nothing is found the record gets the object's
+// time. Record times are in UTC; Record.TimeSource says which rule applied.
 //
 // # Errors
 //
@@ -90,9 +94,9 @@ var (
 	ErrTooLarge = errors.New("log object exceeds the decompressed size limit")
 )
 
-// MetadataFields are the top-level event fields the collector adds. They
+// metadataFields are the top-level event fields the collector adds. They
 // are left out of the message built for an event without a "message".
-var MetadataFields = []string{
+var metadataFields = [...]string{
 	"timestamp", "kubernetes", "cluster_id", "namespace", "application",
 	"pod_name", "container_name", "ingest_timestamp", "stream",
 	"source_type", "file",
@@ -144,7 +148,6 @@ func (c Compression) String() string {
 // deliver.RecordReader. A Reader is not safe for concurrent use.
 type Reader struct {
 	opts    Options
-	obj     deliver.Object
 	name    string // s3://bucket/key, for messages
 	objTime time.Time
 
@@ -207,7 +210,6 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	}
 	r := &Reader{
 		opts:    opts,
-		obj:     obj,
 		name:    "s3://" + obj.Bucket + "/" + obj.Key,
 		objTime: obj.Time,
 		body:    body,
@@ -470,13 +472,13 @@ func (r *Reader) nextElement() (deliver.Record, bool) {
 			r.msgBuf = unescape(r.msgBuf[:0], msg)
 			msg = r.msgBuf
 		}
-		return r.finish(msg, time.Time{}, deliver.TimeFromObject, recordMeta{}, true)
+		return r.textRecord(msg)
 	case 'n':
 		r.stats.Empty++
 		return deliver.Record{}, false
 	}
 	r.msgBuf = append(r.msgBuf[:0], v.bytes(b)...)
-	return r.finish(r.msgBuf, time.Time{}, deliver.TimeFromObject, recordMeta{}, true)
+	return r.textRecord(r.msgBuf)
 }
 
 // event holds the spans of the fields of a Vector event the decoder uses.
@@ -666,7 +668,7 @@ func rawValue(b []byte, v span) []byte {
 }
 
 func isMetadata(m *members) bool {
-	for _, f := range MetadataFields {
+	for _, f := range metadataFields {
 		if m.keyIs(f) {
 			return true
 		}
@@ -707,7 +709,8 @@ func (r *Reader) jsonTime(msg []byte) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// textRecord builds the record of a plain-text line.
+// textRecord builds the record of a plain-text message: a line, or an
+// array element that is not an object.
 func (r *Reader) textRecord(line []byte) (deliver.Record, bool) {
 	if r.opts.Accept != nil && !r.opts.Accept(r.opts.Application) {
 		r.stats.Filtered++

@@ -486,3 +486,14 @@ func TestNextAfterClose(t *testing.T) {
 func TestReaderImplementsRecordReader(t *testing.T) {
 	var _ deliver.RecordReader = (*Reader)(nil)
 }
+
+func TestAcceptFiltersEveryKind(t *testing.T) {
+	in := `{"message":"a","application":"no"}` + "\n" + `["b",{"message":"c"},{"message":"d","application":"yes"}]` + "\nplain\n"
+	recs, st := decodeString(t, in, func(o *Options) {
+		o.Application = "no"
+		o.Accept = func(app string) bool { return app == "yes" }
+	})
+	if len(recs) != 1 || recs[0].Message != "d" || st.Filtered != 4 {
+		t.Errorf("got %+v, Filtered %d; want only d and 4 filtered", recs, st.Filtered)
+	}
+}
