@@ -1,6 +1,9 @@
 package deliver
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Record is one decoded log event of an object.
 type Record struct {
@@ -32,6 +35,19 @@ const (
 	TimeFromMessage                   // a field or prefix of the message
 	TimeFromObject                    // the object's time: nothing better found
 )
+
+// String returns "record", "message" or "object".
+func (s TimeSource) String() string {
+	switch s {
+	case TimeFromRecord:
+		return "record"
+	case TimeFromMessage:
+		return "message"
+	case TimeFromObject:
+		return "object"
+	}
+	return "TimeSource(" + strconv.Itoa(int(s)) + ")"
+}
 
 // RecordReader streams the records of one object.
 type RecordReader interface {
