@@ -266,9 +266,10 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 	}
 
 	type job struct {
-		o   indexed
-		cfg tenant.DeliveryConfig
-		dl  deliver.Deliverer
+		o      indexed
+		cfg    tenant.DeliveryConfig
+		dl     deliver.Deliverer
+		filter groups.Filter
 	}
 	var jobs []job
 	now := d.opts.Now()
@@ -289,7 +290,7 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 				if !filter.Allows(o.key.Application) {
 					r.Outcome, r.Reason = Skipped, ReasonFiltered
 				} else {
-					jobs = append(jobs, job{o, cfg, dl})
+					jobs = append(jobs, job{o, cfg, dl, filter})
 					continue
 				}
 			}
@@ -300,7 +301,7 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 	var g errgroup.Group
 	for _, j := range jobs {
 		g.Go(func() error {
-			c.add(d.deliver(ctx, j.o, j.cfg, j.dl))
+			c.add(d.deliver(ctx, j.o, j.cfg, j.dl, j.filter))
 			return nil
 		})
 	}
@@ -340,7 +341,7 @@ func (d *Dispatcher) lookup(ctx context.Context, tenantID string) ([]tenant.Deli
 	return d.store.Configs(ctx, tenantID)
 }
 
-func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.DeliveryConfig, dl deliver.Deliverer) (r Result) {
+func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.DeliveryConfig, dl deliver.Deliverer, filter groups.Filter) (r Result) {
 	r = Result{index: o.index, Object: o.obj, Key: o.key, Destination: cfg.Type, Config: cfg, Outcome: Failed}
 	if err := d.checkDeadline(ctx); err != nil {
 		r.Err = err
@@ -377,7 +378,7 @@ func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.Delivery
 		}
 	}()
 	r.Started = d.opts.Now()
-	receipt, err := dl.Deliver(ctx, d.delivery(o, cfg))
+	receipt, err := dl.Deliver(ctx, d.delivery(o, cfg, filter))
 	r.Duration = d.opts.Now().Sub(r.Started)
 	r.Receipt = receipt
 	if err != nil {
@@ -399,7 +400,7 @@ func (d *Dispatcher) checkDeadline(ctx context.Context) error {
 }
 
 // delivery builds the request handed to a deliverer.
-func (d *Dispatcher) delivery(o indexed, cfg tenant.DeliveryConfig) *deliver.Delivery {
+func (d *Dispatcher) delivery(o indexed, cfg tenant.DeliveryConfig, filter groups.Filter) *deliver.Delivery {
 	obj := o.obj.deliverObject()
 	if obj.Time.IsZero() {
 		obj.Time, _ = o.key.FileTime()
@@ -424,7 +425,7 @@ func (d *Dispatcher) delivery(o indexed, cfg tenant.DeliveryConfig) *deliver.Del
 			if err != nil {
 				return nil, err
 			}
-			return d.opts.Decode.newReader(body, obj, o.key)
+			return d.opts.Decode.newReader(body, obj, o.key, filter, d.opts.Logger)
 		},
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/file"
+	"github.com/logdelivery/logdelivery/deliver/records"
 	"github.com/logdelivery/logdelivery/tenant/filestore"
 )
 
@@ -57,15 +58,13 @@ func main() {
 }
 
 func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer) (int, error) {
-	objects, source := fs.FS(samples), "embedded samples"
+	objects, source := os.DirFS(in), in
 	if in == "" {
 		sub, err := fs.Sub(samples, "testdata/objects")
 		if err != nil {
 			return 0, err
 		}
-		objects = sub
-	} else {
-		objects, source = os.DirFS(in), in
+		objects, source = sub, "embedded samples"
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return 0, err
@@ -84,8 +83,12 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 		fmt.Fprintln(os.Stderr, "local: unusable config item:", p)
 	}
 
-	s3Dir := filepath.Join(out, "s3")
+	s3Dir, cwDir := filepath.Join(out, "s3"), filepath.Join(out, "cloudwatch")
 	s3, err := file.New(s3Dir)
+	if err != nil {
+		return 0, err
+	}
+	cw, err := records.New(cwDir)
 	if err != nil {
 		return 0, err
 	}
@@ -93,7 +96,7 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": s3}, func(o *logdelivery.Options) {
+	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": s3, "cloudwatch": cw}, func(o *logdelivery.Options) {
 		o.Opener = file.Opener{FS: objects}
 		o.Logger = logger
 	})
@@ -119,7 +122,7 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 	results := d.Dispatch(ctx, objs...)
 	fmt.Fprintf(w, "Dispatched %d objects from %s with configs from %s.\n\n", len(objs), source, config)
 	summarize(w, results)
-	fmt.Fprintf(w, "\nS3 copies are under %s.\n", s3Dir)
+	fmt.Fprintf(w, "\nS3 copies are under %s; CloudWatch log streams (one line per event: time, tab, message) under %s.\n", s3Dir, cwDir)
 	if len(results.RetryIDs()) > 0 || results.Count(logdelivery.Failed) > 0 {
 		return 1, nil
 	}
