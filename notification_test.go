@@ -11,6 +11,7 @@ import (
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/keyparse"
 )
 
 const s3Event = `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",
@@ -130,4 +131,18 @@ func FuzzParseNotification(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestResultJSON(t *testing.T) {
+	r := logdelivery.Result{
+		Object: logdelivery.Object{ID: "m1", Bucket: "b", Key: "c/acme/api/p/f.gz"},
+		Key:    keyparse.Key{Tenant: "acme", Application: "api"}, Destination: "cloudwatch",
+		Outcome: logdelivery.Failed, Err: errors.New("throttled"), Receipt: deliver.Receipt{Events: 3, Calls: 2},
+		Duration: 1500 * time.Microsecond,
+	}
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"id":"m1","bucket":"b","key":"c/acme/api/p/f.gz","tenant":"acme","application":"api",
+		"destination":"cloudwatch","outcome":"failed","error":"throttled","retryable":true,
+		"receipt":{"events":3,"calls":2},"duration_ms":1.5}`, string(b))
 }

@@ -1,6 +1,7 @@
 package logdelivery
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -67,6 +68,41 @@ type Result struct {
 
 // Retryable reports whether the result is a failure worth retrying.
 func (r Result) Retryable() bool { return r.Outcome == Failed && deliver.IsRetryable(r.Err) }
+
+// MarshalJSON encodes the result as a flat, stable JSON object, one per
+// line in logs or tools:
+//
+//	{"id":"…","bucket":"…","key":"…","tenant":"acme","application":"api",
+//	 "destination":"s3","outcome":"failed","error":"…","retryable":true,
+//	 "receipt":{"events":10,…},"duration_ms":12.5}
+func (r Result) MarshalJSON() ([]byte, error) {
+	out := resultJSON{
+		ID: r.Object.ID, Bucket: r.Object.Bucket, Key: r.Object.Key,
+		Tenant: r.Key.Tenant, Application: r.Key.Application, Destination: r.Destination,
+		Outcome: r.Outcome, Reason: r.Reason, Receipt: r.Receipt,
+		DurationMS: float64(r.Duration.Microseconds()) / 1000,
+	}
+	if r.Err != nil {
+		out.Error = r.Err.Error()
+		out.Retryable = r.Retryable()
+	}
+	return json.Marshal(out)
+}
+
+type resultJSON struct {
+	ID          string          `json:"id,omitempty"`
+	Bucket      string          `json:"bucket"`
+	Key         string          `json:"key"`
+	Tenant      string          `json:"tenant,omitempty"`
+	Application string          `json:"application,omitempty"`
+	Destination string          `json:"destination,omitempty"`
+	Outcome     Outcome         `json:"outcome"`
+	Reason      string          `json:"reason,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	Retryable   bool            `json:"retryable,omitempty"`
+	Receipt     deliver.Receipt `json:"receipt"`
+	DurationMS  float64         `json:"duration_ms,omitempty"`
+}
 
 // Results are the results of one Dispatch call.
 type Results []Result

@@ -69,16 +69,16 @@ type Delivery struct {
 // stated otherwise; deliverers that copy whole objects report Objects and
 // Bytes only.
 type Receipt struct {
-	Objects   int   // whole objects written (copy destinations)
-	Events    int64 // events accepted by the destination
-	Bytes     int64 // payload bytes accepted by the destination
-	Rejected  int64 // events the destination refused (e.g. rejectedLogEventsInfo)
-	Dropped   int64 // events not sent because the destination would refuse them
-	Truncated int64 // events shortened to fit the destination's size limit
-	Skipped   int64 // input lines not decodable into records (see DecodeStats)
-	Calls     int   // API calls made (writes, including retries)
+	Objects   int   `json:"objects,omitempty"`   // whole objects written (copy destinations)
+	Events    int64 `json:"events,omitempty"`    // events accepted by the destination
+	Bytes     int64 `json:"bytes,omitempty"`     // payload bytes accepted by the destination
+	Rejected  int64 `json:"rejected,omitempty"`  // events the destination refused (e.g. rejectedLogEventsInfo)
+	Dropped   int64 `json:"dropped,omitempty"`   // events not sent because the destination would refuse them
+	Truncated int64 `json:"truncated,omitempty"` // events shortened to fit the destination's size limit
+	Skipped   int64 `json:"skipped,omitempty"`   // input lines not decodable into records (see DecodeStats)
+	Calls     int   `json:"calls,omitempty"`     // API calls made (writes, including retries)
 	// Location names where the data went: a URI, log group/stream or path.
-	Location string
+	Location string `json:"location,omitempty"`
 }
 
 // Add returns the sum of r and o. Location is taken from r unless empty.

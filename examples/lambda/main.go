@@ -1,0 +1,49 @@
+// Command lambda is the minimal Lambda function for logdelivery: copy it
+// into your own project. It reads S3 object notifications from SQS,
+// delivers each object to its tenant's destinations, reports per-message
+// failures (ReportBatchItemFailures) and writes per-tenant metrics in
+// CloudWatch Embedded Metric Format.
+//
+// Environment: TENANT_CONFIG_TABLE (DynamoDB table of delivery configs),
+// CENTRAL_LOG_DISTRIBUTION_ROLE_ARN (the central role every delivery starts
+// from), and the usual AWS_REGION.
+package main
+
+import (
+	"context"
+	"log"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/logdelivery/logdelivery/awsdispatch"
+	"github.com/logdelivery/logdelivery/lambdahandler"
+	"github.com/logdelivery/logdelivery/metrics"
+)
+
+func main() {
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Fatalf("loading AWS configuration: %v", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	emf := metrics.NewEMF(os.Stdout) // CloudWatch turns these lines into metrics
+
+	dispatcher, err := awsdispatch.New(cfg, func(o *awsdispatch.Options) {
+		o.Table = os.Getenv("TENANT_CONFIG_TABLE")
+		o.CentralRoleARN = os.Getenv("CENTRAL_LOG_DISTRIBUTION_ROLE_ARN")
+		o.Observer = emf
+		o.Logger = logger
+	})
+	if err != nil {
+		log.Fatalf("building the dispatcher: %v", err)
+	}
+
+	handler := lambdahandler.New(dispatcher, func(o *lambdahandler.Options) {
+		o.Flusher = emf
+		o.Logger = logger
+	})
+	lambda.Start(handler.Handle)
+}

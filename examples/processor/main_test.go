@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logdelivery/logdelivery"
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/tenant/memstore"
+	"github.com/logdelivery/logdelivery/tenant/storetest"
+)
+
+const (
+	okBody    = `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"central"},"object":{"key":"c/ok/app/pod/1.gz"}}}]}`
+	flakyBody = `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"central"},"object":{"key":"c/flaky/app/pod/1.gz"}}}]}`
+)
+
+func newDispatcher(t *testing.T) *logdelivery.Dispatcher {
+	store, err := memstore.New(nil)
+	require.NoError(t, err)
+	for _, id := range []string{"ok", "flaky"} {
+		_, err := store.Create(context.Background(), storetest.S3(id))
+		require.NoError(t, err)
+	}
+	rec := &delivertest.Recorder{Func: func(_ context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
+		if d.Key.Tenant == "flaky" {
+			return deliver.Receipt{}, errors.New("SlowDown")
+		}
+		return deliver.Receipt{Objects: 1}, nil
+	}}
+	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": rec})
+	require.NoError(t, err)
+	return d
+}
+
+func results(t *testing.T, out string) []map[string]any {
+	var rs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), sc.Text())
+		rs = append(rs, m)
+	}
+	return rs
+}
+
+func TestManual(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+
+	var out bytes.Buffer
+	in := okBody + "\n" + `{"Service":"Amazon S3","Event":"s3:TestEvent"}` + "\n" + `{"not":"a notification"}` + okBody
+	code := runManual(context.Background(), newDispatcher(t), strings.NewReader(in), &out, logger)
+	assert.Equal(t, 0, code, "nothing needs a retry: the bad body is permanent")
+	rs := results(t, out.String())
+	require.Len(t, rs, 3)
+	assert.Equal(t, "delivered", rs[0]["outcome"])
+	assert.Equal(t, "stdin-1", rs[0]["id"])
+	assert.Equal(t, "ok", rs[0]["tenant"])
+	assert.Equal(t, "stdin-3", rs[1]["id"])
+	assert.Equal(t, "failed", rs[1]["outcome"])
+	assert.Contains(t, rs[1]["error"], "malformed notification")
+	assert.Equal(t, "stdin-4", rs[2]["id"], "documents need no separator")
+
+	out.Reset()
+	code = runManual(context.Background(), newDispatcher(t), strings.NewReader(okBody+flakyBody), &out, logger)
+	assert.Equal(t, 1, code, "a retryable failure fails the run")
+	rs = results(t, out.String())
+	require.Len(t, rs, 2)
+	assert.Equal(t, true, rs[1]["retryable"])
+
+	out.Reset()
+	code = runManual(context.Background(), newDispatcher(t), strings.NewReader(okBody+"\n{broken"), &out, logger)
+	assert.Equal(t, 3, code, "unreadable input is reported")
+	assert.Len(t, results(t, out.String()), 1, "documents before the broken one are still processed")
+	assert.Contains(t, logs.String(), "stdin document 2")
+}
+
+func TestRunRejectsUnknownMode(t *testing.T) {
+	t.Setenv("EXECUTION_MODE", "")
+	t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
+	t.Setenv("AWS_REGION", "us-east-1")
+	_, err := run("", slog.New(slog.DiscardHandler))
+	assert.ErrorContains(t, err, "no mode")
+	_, err = run("batch", slog.New(slog.DiscardHandler))
+	assert.ErrorContains(t, err, `unknown mode "batch"`)
+	t.Setenv("SQS_QUEUE_URL", "")
+	t.Setenv("TENANT_CONFIG_TABLE", "configs")
+	_, err = run("sqs", slog.New(slog.DiscardHandler))
+	assert.ErrorContains(t, err, "SQS_QUEUE_URL")
+}
