@@ -240,10 +240,11 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 	configs, err := d.lookup(ctx, tenantID)
 	var itemsErr *tenant.ItemsError
 	if err != nil && !errors.As(err, &itemsErr) {
-		err = fmt.Errorf("looking up delivery configs of tenant %q: %w", tenantID, err)
-		if ctx.Err() != nil {
-			err = deliver.Retryable(err)
-		}
+		// A store failure says nothing about the objects: whatever its
+		// class (throttling, or access denied after an IAM change), the
+		// objects are retried, never dropped; a dead-letter queue sets aside
+		// what keeps failing.
+		err = &storeError{tenantID: tenantID, err: err}
 		for _, o := range objs {
 			c.add(Result{index: o.index, Object: o.obj, Key: o.key, Outcome: Failed, Err: err})
 		}
@@ -307,6 +308,21 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 	}
 	_ = g.Wait()
 }
+
+// storeError is a failed config lookup: always retryable.
+type storeError struct {
+	tenantID string
+	err      error
+}
+
+func (e *storeError) Error() string {
+	return fmt.Sprintf("looking up delivery configs of tenant %q: %v", e.tenantID, e.err)
+}
+
+func (e *storeError) Unwrap() error { return e.err }
+
+// Is classifies the error as retryable, overriding the store's own class.
+func (e *storeError) Is(target error) bool { return target == deliver.ErrRetryable }
 
 // plan decides what to do with one config: deliver with dl, skip for
 // reason, or fail with err.

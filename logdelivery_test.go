@@ -364,3 +364,19 @@ func TestPerTenantLimitSpansDispatchCalls(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, int32(1), peak.Load(), "one delivery of the tenant at a time across Dispatch calls")
 }
+
+// deniedStore fails like DynamoDB after an IAM change: a permanent error.
+type deniedStore struct{}
+
+func (deniedStore) Configs(context.Context, string) ([]tenant.DeliveryConfig, error) {
+	return nil, deliver.Permanent(errors.New("AccessDeniedException: not authorized to perform dynamodb:Query"))
+}
+
+func TestStoreErrorsAreAlwaysRetried(t *testing.T) {
+	d := newDispatcher(t, deniedStore{}, map[string]deliver.Deliverer{"s3": &delivertest.Recorder{}})
+	rs := d.Dispatch(context.Background(), obj("m1", "c/acme/app/pod/f.gz"))
+	require.Len(t, rs, 1)
+	assert.True(t, deliver.IsRetryable(rs[0].Err), "the processor's own access problem must not drop the tenant's logs")
+	assert.ErrorContains(t, rs[0].Err, "AccessDeniedException")
+	assert.Equal(t, []string{"m1"}, rs.RetryIDs())
+}

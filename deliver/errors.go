@@ -65,9 +65,10 @@ func classified(err error) bool {
 }
 
 // IsRetryable reports whether a delivery that failed with err should be
-// tried again. Classified errors answer for themselves: any error that
-// matches ErrPermanent with errors.Is is permanent, so error types of other
-// packages can classify themselves with an Is method. Every unclassified
+// tried again. Classified errors answer for themselves, the outermost
+// classification in the chain winning; error types of other packages can
+// classify themselves with an Is method matching ErrPermanent or
+// ErrRetryable. Every unclassified
 // error (context deadlines, network failures, anything unexpected) counts as
 // retryable, so that an unexpected failure is redelivered (and, with a
 // dead-letter queue, eventually set aside) rather than silently lost. It
@@ -76,8 +77,33 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrPermanent) {
-		return false
+	// The outermost classification wins, so that a wrapper can reclassify
+	// what it wraps (a config store's "access denied" says nothing about the
+	// object, so the dispatcher makes it retryable).
+	for e := err; e != nil; {
+		switch {
+		case e == ErrPermanent:
+			return false
+		case e == ErrRetryable:
+			return true
+		}
+		if c, ok := e.(interface{ Is(error) bool }); ok {
+			if c.Is(ErrPermanent) {
+				return false
+			}
+			if c.Is(ErrRetryable) {
+				return true
+			}
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			e = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			// Joined errors: permanent if any of them is.
+			return !errors.Is(e, ErrPermanent)
+		default:
+			e = nil
+		}
 	}
 	return true
 }

@@ -49,3 +49,17 @@ func TestReceiptAdd(t *testing.T) {
 	b := deliver.Receipt{Events: 3, Bytes: 5, Dropped: 2, Truncated: 1, Calls: 2, Location: "x"}
 	assert.Equal(t, deliver.Receipt{Events: 5, Bytes: 15, Rejected: 1, Dropped: 2, Truncated: 1, Calls: 3, Location: "x"}, a.Add(b))
 }
+
+type reclassified struct{ err error }
+
+func (r reclassified) Error() string        { return r.err.Error() }
+func (r reclassified) Unwrap() error        { return r.err }
+func (r reclassified) Is(target error) bool { return target == deliver.ErrRetryable }
+
+func TestOutermostClassificationWins(t *testing.T) {
+	inner := deliver.Permanent(errors.New("AccessDenied"))
+	assert.True(t, deliver.IsRetryable(reclassified{inner}))
+	assert.True(t, deliver.IsRetryable(fmt.Errorf("lookup: %w", reclassified{inner})))
+	assert.False(t, deliver.IsRetryable(fmt.Errorf("x: %w", deliver.ErrPermanent)), "a bare sentinel classifies too")
+	assert.False(t, deliver.IsRetryable(errors.Join(errors.New("a"), inner)), "a join with a permanent error is permanent")
+}

@@ -31,8 +31,9 @@ func NewOpener(client GetObjectAPI) *Opener {
 }
 
 // Open starts reading obj (its version, when VersionID is set). The caller
-// closes the body. Errors are classified: a missing object or bucket, or a
-// denied read, is permanent; throttling and 5xx are retryable.
+// closes the body. Errors are classified: a missing object, version or
+// bucket is permanent; anything else is retryable, a denied read included
+// (the processor's own permissions, not the object, are at fault).
 func (o *Opener) Open(ctx context.Context, obj deliver.Object) (*deliver.Body, error) {
 	out, err := o.client.GetObject(ctx, &awss3.GetObjectInput{
 		Bucket:    aws.String(obj.Bucket),
@@ -40,7 +41,7 @@ func (o *Opener) Open(ctx context.Context, obj deliver.Object) (*deliver.Body, e
 		VersionId: optional(obj.VersionID),
 	})
 	if err != nil {
-		return nil, awserr.Classify(fmt.Errorf("open s3://%s/%s: %w", obj.Bucket, obj.Key, err))
+		return nil, awserr.ClassifySource(fmt.Errorf("open s3://%s/%s: %w", obj.Bucket, obj.Key, err))
 	}
 	size := int64(-1)
 	if out.ContentLength != nil {

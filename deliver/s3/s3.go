@@ -223,10 +223,12 @@ func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.
 	if cfg.BucketOwner != "" {
 		c.owner = aws.String(cfg.BucketOwner)
 	}
+	// Without a key of its own the copy sends no encryption header, so the
+	// tenant bucket's default encryption applies (SSE-S3 at least: S3
+	// encrypts every object); forcing SSE-S3 would override a bucket that
+	// defaults to SSE-KMS, or be refused by a policy that requires it.
 	if cfg.KMSKeyID != "" {
 		c.sse, c.kmsKey = types.ServerSideEncryptionAwsKms, aws.String(cfg.KMSKeyID)
-	} else {
-		c.sse = types.ServerSideEncryptionAes256
 	}
 
 	// One HeadObject of the source: its size chooses single or multipart
@@ -240,7 +242,7 @@ func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.
 		VersionId: optional(dl.Object.VersionID),
 	})
 	if err != nil {
-		return rcpt, awserr.Classify(fmt.Errorf("s3 deliverer: head source s3://%s/%s: %w", dl.Object.Bucket, dl.Object.Key, err))
+		return rcpt, awserr.ClassifySource(fmt.Errorf("s3 deliverer: head source s3://%s/%s: %w", dl.Object.Bucket, dl.Object.Key, err))
 	}
 	c.head = head
 	c.meta = d.metadata(dl, head.Metadata)

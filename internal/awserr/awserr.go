@@ -140,3 +140,27 @@ func Classify(err error) error {
 func IsThrottle(err error) bool {
 	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool()
 }
+
+// goneCodes say that an object, its version or its bucket no longer exists.
+var goneCodes = map[string]bool{
+	"NoSuchKey":     true,
+	"NotFound":      true, // HeadObject's 404
+	"NoSuchVersion": true,
+	"NoSuchBucket":  true,
+}
+
+// ClassifySource classifies an error reading an object of the central
+// bucket. The object, its version or its bucket being gone is permanent;
+// anything else is retryable, including access denied and KMS errors: those
+// are the processor's own configuration problems, not the object's, and
+// retrying (with a dead-letter queue behind) keeps the object rather than
+// dropping it. It keeps an existing classification and returns nil for nil.
+func ClassifySource(err error) error {
+	if err == nil {
+		return nil
+	}
+	if goneCodes[Code(err)] || StatusCode(err) == 404 {
+		return deliver.Permanent(err)
+	}
+	return deliver.Retryable(err)
+}

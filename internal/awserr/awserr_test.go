@@ -55,3 +55,21 @@ func TestClassify(t *testing.T) {
 	assert.NoError(t, Classify(nil))
 	assert.False(t, deliver.IsRetryable(Classify(deliver.Permanent(errors.New("x")))), "an existing classification is kept")
 }
+
+func TestClassifySource(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		retryable bool
+	}{
+		{"object gone", respErr(404, &smithy.GenericAPIError{Code: "NoSuchKey"}), false},
+		{"head 404", respErr(404, &smithy.GenericAPIError{Code: "NotFound"}), false},
+		{"version gone", respErr(404, &smithy.GenericAPIError{Code: "NoSuchVersion"}), false},
+		{"processor lost access", respErr(403, &smithy.GenericAPIError{Code: "AccessDenied"}), true},
+		{"kms key disabled", respErr(400, &smithy.GenericAPIError{Code: "KMS.DisabledException"}), true},
+		{"slow down", respErr(503, &smithy.GenericAPIError{Code: "SlowDown"}), true},
+	} {
+		assert.Equal(t, tc.retryable, deliver.IsRetryable(ClassifySource(tc.err)), tc.name)
+	}
+	assert.NoError(t, ClassifySource(nil))
+}
