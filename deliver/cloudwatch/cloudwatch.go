@@ -158,7 +158,7 @@ type Deliverer struct {
 }
 
 type streamLock struct {
-	mu   sync.Mutex
+	ch   chan struct{} // one slot: the holder's
 	refs int
 }
 
@@ -291,6 +291,7 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 		client:  dv.opts.NewClient(region, creds),
 		region:  region,
 		group:   cfg.LogGroupName,
+		owner:   cfg.LogDistributionRoleARN,
 		key:     d.Key,
 		now:     dv.opts.Now(),
 		sem:     make(chan struct{}, dv.opts.Concurrency),
@@ -328,10 +329,13 @@ type run struct {
 	client Client
 	region string
 	group  string
-	key    keyparse.Key
-	now    time.Time
-	sem    chan struct{}
-	wg     sync.WaitGroup
+	// owner identifies the destination's account: the tenant's role (two
+	// tenants may use the same group and stream names in their accounts).
+	owner string
+	key   keyparse.Key
+	now   time.Time
+	sem   chan struct{}
+	wg    sync.WaitGroup
 
 	streams   map[streamID]*streamState
 	last      *streamState
@@ -649,7 +653,10 @@ var errCreated = errors.New("log stream created")
 // attempt makes one PutLogEvents call under the stream's lock and, when the
 // stream or group is missing and mayCreate is set, creates it.
 func (r *run) attempt(stream string, in *cloudwatchlogs.PutLogEventsInput, mayCreate bool) (*cloudwatchlogs.PutLogEventsOutput, int, error) {
-	unlock := r.dv.lock(r.region + "\x00" + r.group + "\x00" + stream)
+	unlock, err := r.dv.lock(r.ctx, r.owner+"\x00"+r.region+"\x00"+r.group+"\x00"+stream)
+	if err != nil {
+		return nil, 0, err
+	}
 	defer unlock()
 	out, err := r.client.PutLogEvents(r.ctx, in)
 	if err == nil {
@@ -701,23 +708,30 @@ func (r *run) create(stream string) (int, error) {
 	return calls, nil
 }
 
-// lock takes the per-stream lock of key and returns its release.
-func (dv *Deliverer) lock(key string) func() {
+// lock takes the per-stream lock of key and returns its release. It gives
+// up when ctx is done, so a delivery never waits past its deadline behind
+// another delivery to the same stream.
+func (dv *Deliverer) lock(ctx context.Context, key string) (func(), error) {
 	dv.mu.Lock()
 	l := dv.locks[key]
 	if l == nil {
-		l = &streamLock{}
+		l = &streamLock{ch: make(chan struct{}, 1)}
 		dv.locks[key] = l
 	}
 	l.refs++
 	dv.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	done := func() {
 		dv.mu.Lock()
 		if l.refs--; l.refs == 0 {
 			delete(dv.locks, key)
 		}
 		dv.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; done() }, nil
+	case <-ctx.Done():
+		done()
+		return nil, fmt.Errorf("waiting for the log stream: %w", ctx.Err())
 	}
 }
