@@ -223,7 +223,7 @@ func report(w io.Writer, o options, m manifest, reused bool, genTime time.Durati
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
 	}
-	row("objects", "%d × %s (%d tenant(s), %d stream(s) per object, format %s)", len(m.Objects), formatBytes(m.Spec.Size), m.Spec.Tenants, m.Spec.Streams, m.Spec.Format)
+	row("objects", "%d × %s (tenants %d, streams per object %d, format %s)", len(m.Objects), formatBytes(m.Spec.Size), m.Spec.Tenants, m.Spec.Streams, m.Spec.Format)
 	row("events", "%d", res.Events)
 	row("uncompressed", "%.1f MB (gzip %.1f MB, ratio %.1f)", mb, float64(gz)/1e6, float64(raw)/float64(max(gz, 1)))
 	if reused {
@@ -234,33 +234,37 @@ func report(w io.Writer, o options, m manifest, reused bool, genTime time.Durati
 	row("wall time", "%.2f s", secs)
 	row("events/s", "%.0f", float64(res.Events)/secs)
 	row("MB/s", "%.1f (uncompressed)", mb/secs)
-	where := "the delivery child; the fake endpoint runs in the parent"
+	cpuOf, rssOf := "the delivery child; the fake endpoint runs in the parent", "of the delivery child"
 	if o.inProcess {
-		where = "this process, including generation and the fake endpoint"
+		cpuOf, rssOf = "this process, including the fake endpoint", "of this process, including generation and the fake endpoint"
 	}
 	if res.CPU > 0 {
-		row("CPU time", "%.2f s user+sys, %.1f MB/s per core (%s)", res.CPU.Seconds(), mb/res.CPU.Seconds(), where)
+		row("CPU time", "%.2f s user+sys, %.1f MB/s per core (%s)", res.CPU.Seconds(), mb/res.CPU.Seconds(), cpuOf)
 	}
 	if es.CPU > 0 {
 		row("endpoint CPU", "%.2f s user+sys (the fake CloudWatch Logs in the parent, not part of the delivery)", es.CPU.Seconds())
 	}
 	row("Go heap", "%.0f MB allocated (%.2f bytes per input byte), %d GCs", float64(res.Allocated)/1e6, float64(res.Allocated)/float64(max(raw, 1)), res.GCs)
-	row("peak RSS", "%.1f MB (%s of %s; %.1f MB at start)", float64(res.PeakRSS)/1e6, res.RSSSource, where, float64(res.StartRSS)/1e6)
-	over := 0.0
-	if es.MinCalls > 0 {
-		over = 100 * float64(es.PutLogEvents-int(es.MinCalls)) / float64(es.MinCalls)
-	}
-	row("PutLogEvents", "%d calls (%d accepted, %d answered ResourceNotFound before CreateLogStream); minimum %d; %+.1f%%",
-		es.PutLogEvents, es.Accepted, es.PutLogEvents-es.Accepted, es.MinCalls, over)
-	row("CreateLogStream", "%d calls for %d stream(s)", es.CreateLogStream, es.Streams)
+	row("peak RSS", "%.1f MB (%s %s; %.1f MB at start)", float64(res.PeakRSS)/1e6, res.RSSSource, rssOf, float64(res.StartRSS)/1e6)
+	row("PutLogEvents", "%d calls: %d accepted, %d answered ResourceNotFound (a new stream, then created); minimum %d, accepted %+.1f%%, all %+.1f%%",
+		es.PutLogEvents, es.Accepted, es.PutLogEvents-es.Accepted, es.MinCalls, percentOver(es.Accepted, es.MinCalls), percentOver(es.PutLogEvents, es.MinCalls))
+	row("CreateLogStream", "%d calls for %d streams", es.CreateLogStream, es.Streams)
 	central := res.STSCalls[centralRole]
 	var total int
 	for _, n := range res.STSCalls {
 		total += n
 	}
-	row("STS AssumeRole", "%d calls (central role %d, tenant roles %d for %d tenant(s))", total, central, total-central, m.Spec.Tenants)
+	row("STS AssumeRole", "%d calls: central role %d, tenant roles %d (%d tenants)", total, central, total-central, m.Spec.Tenants)
 	row("failures", "%d", len(res.Failures))
 	tw.Flush()
+}
+
+// percentOver returns how many percent n exceeds least by.
+func percentOver(n int, least int64) float64 {
+	if least == 0 {
+		return 0
+	}
+	return 100 * float64(int64(n)-least) / float64(least)
 }
 
 // loadManifest reads the manifest of dir, whatever its spec.

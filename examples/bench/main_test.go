@@ -43,7 +43,7 @@ func TestRunInProcess(t *testing.T) {
 	require.Equal(t, 0, code, report)
 	assert.Greater(t, field(t, report, "events"), int64(3*300_000/1500), "~1.1 KB events")
 	assert.Equal(t, int64(3), field(t, report, "STS AssumeRole"), "the central role once, each tenant's role once")
-	assert.Regexp(t, `CreateLogStream\s+6 calls for 6 stream`, report, "2 streams in each of 3 objects")
+	assert.Regexp(t, `CreateLogStream\s+6 calls for 6 streams`, report, "2 streams in each of 3 objects")
 	assert.Equal(t, int64(0), field(t, report, "failures"))
 }
 
@@ -80,7 +80,7 @@ func TestRunShortEventsMakesMinimalCalls(t *testing.T) {
 	require.Equal(t, 0, code, out.String())
 	events := field(t, out.String(), "events")
 	require.Greater(t, events, int64(10_000), "more than one batch")
-	m := regexp.MustCompile(`PutLogEvents\s+(\d+) calls \((\d+) accepted.*minimum (\d+);`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`PutLogEvents\s+(\d+) calls: (\d+) accepted.*minimum (\d+),`).FindStringSubmatch(out.String())
 	require.NotNil(t, m, out.String())
 	assert.Equal(t, m[3], m[2], "accepted calls are the minimum")
 	assert.Equal(t, strconv.FormatInt((events+9_999)/10_000, 10), m[3])
