@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -209,6 +210,7 @@ func (e *env) checkS3(since time.Time) {
 			if assert.NoError(t, err, "delivered-at of %s", key) {
 				assert.False(t, at.Before(since.Truncate(time.Second)) || at.After(time.Now()), "delivered-at %s of %s within the run", at, key)
 			}
+			assert.Equal(t, s3types.ServerSideEncryptionAes256, out.ServerSideEncryption, "encryption of %s", key)
 			delete(out.Metadata, deliverS3.MetaDeliveredAt)
 			assert.Equal(t, map[string]string{
 				deliverS3.MetaSourceBucket: centralBucket,
