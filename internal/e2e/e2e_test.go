@@ -80,7 +80,7 @@ func testSQSWorker(t *testing.T, srv *mototest.Server) {
 	e.checkResults(once)
 	e.checkCloudWatch()
 	e.checkS3(start)
-	e.checkSTS()
+	e.checkRoleChains()
 	e.checkQueuesEmpty()
 }
 
@@ -144,7 +144,7 @@ func testLambdaHandler(t *testing.T, srv *mototest.Server) {
 	e.checkResults(once)
 	e.checkCloudWatch()
 	e.checkS3(start)
-	e.checkSTS()
+	e.checkRoleChains()
 	visible, inFlight := e.counts(e.queueURL)
 	assert.Equal(t, [2]int{0, 1}, [2]int{visible, inFlight}, "only the retried message is left, invisible until its visibility timeout")
 	visible, inFlight = e.counts(e.dlqURL)
@@ -187,7 +187,7 @@ func testDeadLetterQueue(t *testing.T, srv *mototest.Server) {
 		return 1
 	})
 	e.checkCloudWatch()
-	e.checkSTS()
+	e.checkRoleChains()
 	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.dlqURL), MaxNumberOfMessages: 10})
 	require.NoError(t, err)
 	require.Len(t, out.Messages, 1)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,7 +50,7 @@ type env struct {
 	messages                             int                // messages in the queue once deployed
 
 	accounts map[string]aws.CredentialsProvider // tenant account → admin credentials
-	sts      *stsTap                            // what the processor asks STS
+	tap      *tap                               // the processor's AWS traffic
 	results  *observer
 }
 
@@ -75,7 +74,7 @@ func deploy(t *testing.T, srv *mototest.Server, sc *scenario, opts deployOptions
 		sns:      sns.NewFromConfig(cfg),
 		sent:     map[string]*object{},
 		accounts: map[string]aws.CredentialsProvider{},
-		sts:      &stsTap{next: http.DefaultTransport, throttled: sc.throttled},
+		tap:      &tap{next: http.DefaultTransport, throttled: sc.throttled},
 		results:  &observer{},
 	}
 	sc.generate(t, time.Now(), uint64(time.Now().UnixNano()))
@@ -270,12 +269,12 @@ func (e *env) tenantS3(account string) *s3.Client {
 }
 
 // dispatcher returns the production Dispatcher as a processor in the
-// central account builds it, observed by e.results, its STS traffic
-// through e.sts. Retries are shortened (not disabled) to keep the
+// central account builds it, observed by e.results, its requests going
+// through e.tap. Retries are shortened (not disabled) to keep the
 // retryable failure cases fast.
 func (e *env) dispatcher() *logdelivery.Dispatcher {
 	cfg := e.srv.Config()
-	cfg.HTTPClient = &http.Client{Transport: e.sts, Timeout: 30 * time.Second}
+	cfg.HTTPClient = &http.Client{Transport: e.tap, Timeout: 30 * time.Second}
 	cfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = 100 * time.Millisecond })
 	}
@@ -309,72 +308,4 @@ func (o *observer) all() []logdelivery.Result {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return slices.Clone(o.results)
-}
-
-// assumeRole is an AssumeRole call the processor made.
-type assumeRole struct {
-	region, role, externalID, session string
-}
-
-// stsTap sits in the processor's HTTP client. It records the AssumeRole
-// calls and answers those for throttled roles with STS's throttling error,
-// as STS does under load; every other request goes to moto untouched.
-type stsTap struct {
-	next      http.RoundTripper
-	throttled []string
-
-	mu    sync.Mutex
-	calls []assumeRole
-}
-
-func (s *stsTap) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodPost || req.Body == nil || !strings.Contains(req.Header.Get("Authorization"), "/sts/aws4_request") {
-		return s.next.RoundTrip(req)
-	}
-	body, err := io.ReadAll(req.Body)
-	req.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	form, err := url.ParseQuery(string(body))
-	if err != nil || form.Get("Action") != "AssumeRole" {
-		return s.next.RoundTrip(req)
-	}
-	call := assumeRole{region: scopeRegion(req.Header.Get("Authorization")), role: form.Get("RoleArn"),
-		externalID: form.Get("ExternalId"), session: form.Get("RoleSessionName")}
-	s.mu.Lock()
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
-	if !slices.Contains(s.throttled, call.role) {
-		return s.next.RoundTrip(req)
-	}
-	const throttled = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>8f2e3c1a-0d4b-4c55-9d7e-5a1b2c3d4e5f</RequestId></ErrorResponse>`
-	return &http.Response{
-		StatusCode: http.StatusBadRequest, Status: "400 Bad Request", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Type": {"text/xml"}, "X-Amzn-Requestid": {"8f2e3c1a-0d4b-4c55-9d7e-5a1b2c3d4e5f"}},
-		Body:          io.NopCloser(strings.NewReader(throttled)),
-		ContentLength: int64(len(throttled)),
-		Request:       req,
-	}, nil
-}
-
-func (s *stsTap) assumed() []assumeRole {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
-}
-
-// scopeRegion returns the region of a SigV4 Authorization header's
-// credential scope.
-func scopeRegion(auth string) string {
-	_, cred, ok := strings.Cut(auth, "Credential=")
-	if !ok {
-		return ""
-	}
-	parts := strings.Split(cred, "/")
-	if len(parts) < 3 {
-		return ""
-	}
-	return parts[2]
 }

@@ -224,13 +224,19 @@ func (e *env) checkS3(since time.Time) {
 	}
 }
 
-// checkSTS checks the role chains the processor assumed: the central role
-// once per region, then each tenant role it needed once, from the central
-// role's session, with the tenant's ExternalId. Throttled roles are asked
-// again on every attempt and are only checked for their ExternalId.
-func (e *env) checkSTS() {
+// checkRoleChains checks how the processor reached the tenants: the
+// central role assumed with the processor's own credentials once per
+// region, each tenant role it needed assumed once with the central role's
+// credentials and the tenant's ExternalId; every CloudWatch Logs request
+// signed with the credentials of the role of the tenant whose group it
+// writes, every S3 copy with the central role's. Throttled roles are asked
+// again on every attempt and are only checked for their ExternalId and
+// signer.
+func (e *env) checkRoleChains() {
 	t := e.t
 	t.Helper()
+	assumes, issued, requests := e.tap.snapshot()
+
 	var want []assumeRole
 	regions := map[string]bool{}
 	for _, d := range e.sc.cw {
@@ -246,21 +252,30 @@ func (e *env) checkSTS() {
 			want = append(want, assumeRole{region: d.region, role: d.role, externalID: d.externalID, session: "logdelivery-" + d.tenant})
 		}
 	}
+	copies := false
 	for _, o := range e.sc.objects {
-		regions[mototest.Region] = regions[mototest.Region] || o.s3 == delivered || o.s3 == failedPermanent
+		copies = copies || o.s3 == delivered || o.s3 == failedPermanent
 	}
+	regions[mototest.Region] = regions[mototest.Region] || copies
 	for r, used := range regions {
 		if used {
 			want = append(want, assumeRole{region: r, role: centralRole, session: "logdelivery"})
 		}
 	}
+
 	var got []assumeRole
-	for _, c := range e.sts.assumed() {
+	for _, c := range assumes {
+		if c.role == centralRole {
+			assert.Equal(t, "testing", c.signer, "the central role is assumed with the processor's credentials")
+		} else {
+			assert.Equal(t, centralRole, issued[c.signer], "tenant role %s is assumed with the central role's credentials", c.role)
+		}
 		if slices.Contains(e.sc.throttled, c.role) {
 			d, _ := e.sc.cwDest(tenantOfRole(e.sc, c.role))
 			assert.Equal(t, d.externalID, c.externalID, "ExternalId sent for throttled role %s", c.role)
 			continue
 		}
+		c.signer = ""
 		got = append(got, c)
 	}
 	byAll := func(a, b assumeRole) int {
@@ -269,6 +284,29 @@ func (e *env) checkSTS() {
 	slices.SortFunc(want, byAll)
 	slices.SortFunc(got, byAll)
 	assert.Equal(t, want, got, "AssumeRole calls: each chain once, cached")
+
+	groupRole := map[string]string{}
+	for _, d := range e.sc.cw {
+		groupRole[d.group] = d.role
+	}
+	seen := map[string]int{}
+	for _, r := range requests {
+		seen[r.service]++
+		switch r.service {
+		case "logs":
+			assert.Equal(t, groupRole[r.group], issued[r.signer], "CloudWatch Logs request to group %q signed with its tenant's role", r.group)
+		case "s3":
+			assert.Equal(t, centralRole, issued[r.signer], "S3 copy signed with the central role")
+		}
+	}
+	for _, o := range e.sc.objects {
+		if o.cw == delivered {
+			assert.NotZero(t, seen["logs"], "CloudWatch Logs requests seen")
+		}
+		if o.s3 == delivered {
+			assert.NotZero(t, seen["s3"], "S3 copies seen")
+		}
+	}
 }
 
 func tenantOfRole(sc *scenario, roleARN string) string {
