@@ -46,8 +46,7 @@ type env struct {
 	sns *sns.Client
 
 	queueURL, queueARN, dlqURL, topicARN string
-	sent                                 map[string]*object // S3 event message id → object
-	messages                             int                // messages in the queue once deployed
+	messages                             int // in the queue once deployed
 
 	accounts map[string]aws.CredentialsProvider // tenant account → admin credentials
 	tap      *tap                               // the processor's AWS traffic
@@ -72,12 +71,11 @@ func deploy(t *testing.T, srv *mototest.Server, sc *scenario, opts deployOptions
 		s3:       s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
 		sqs:      sqs.NewFromConfig(cfg),
 		sns:      sns.NewFromConfig(cfg),
-		sent:     map[string]*object{},
 		accounts: map[string]aws.CredentialsProvider{},
 		tap:      &tap{next: http.DefaultTransport, throttled: sc.throttled},
 		results:  &observer{},
 	}
-	sc.generate(t, time.Now(), uint64(time.Now().UnixNano()))
+	sc.generate(t, time.Now(), 1)
 
 	// Tenant configurations, item by item as the seed writes them.
 	ddb := dynamodb.NewFromConfig(cfg)
@@ -157,9 +155,8 @@ func deploy(t *testing.T, srv *mototest.Server, sc *scenario, opts deployOptions
 	})
 	require.NoError(t, err)
 	for i, p := range puts {
-		out, err := e.sns.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String(s3Event(p.o, p.etag, len(p.o.body), p.at, i))})
+		_, err := e.sns.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String(s3Event(p.o, p.etag, len(p.o.body), p.at, i))})
 		require.NoError(t, err)
-		_ = out
 	}
 
 	// Malformed messages: garbage published to the topic, and a truncated
