@@ -14,8 +14,9 @@ type Message struct {
 // MessageResult is what happened to the objects of one Message.
 type MessageResult struct {
 	ID string
-	// Err is set when the body could not be parsed (a *NotificationError,
-	// permanent). The message announced nothing that can be delivered.
+	// Err is set when the body, or some records of it, could not be parsed
+	// (a *NotificationError, permanent). Objects of the records that could
+	// be parsed are still dispatched and have Results.
 	Err error
 	// Results are the results of the message's objects. Empty for a test
 	// event or a notification of no created objects.
@@ -53,7 +54,6 @@ func (d *Dispatcher) DispatchMessages(ctx context.Context, msgs ...Message) []Me
 		if err != nil {
 			out[i].Err = err
 			d.opts.Logger.Warn("malformed message", "message_id", m.ID, "error", err)
-			continue
 		}
 		for _, o := range parsed {
 			o.ID = m.ID
@@ -72,8 +72,7 @@ func (d *Dispatcher) DispatchMessages(ctx context.Context, msgs ...Message) []Me
 // Error, retryable ones at Warn, one line per failed destination.
 func (m MessageResult) LogFailures(ctx context.Context, log *slog.Logger) {
 	if m.Err != nil {
-		log.ErrorContext(ctx, "message not processed: permanent failure", "message_id", m.ID, "error", m.Err)
-		return
+		log.ErrorContext(ctx, "message (or part of it) not processed: permanent failure", "message_id", m.ID, "error", m.Err)
 	}
 	for _, r := range m.Results {
 		if r.Outcome != Failed {

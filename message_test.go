@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -46,8 +47,13 @@ func TestDispatchMessages(t *testing.T) {
 		logdelivery.Message{ID: "bad", Body: []byte("{not json")},
 		logdelivery.Message{ID: "test", Body: []byte(`{"Event":"s3:TestEvent"}`)},
 		logdelivery.Message{ID: "ok", Body: event("c/ok/a/p/4.gz")}, // a repeated id keeps its own results
+		logdelivery.Message{ID: "partial", Body: []byte(strings.Replace(string(event("c/ok/a/p/5.gz", "BAD")), `"BAD"`, `"%zz"`, 1))},
 	)
-	require.Len(t, out, 6)
+	require.Len(t, out, 7)
+	assert.Error(t, out[6].Err, "the bad record is reported")
+	require.Len(t, out[6].Results, 1, "the good record of the same message is delivered")
+	assert.Equal(t, logdelivery.Delivered, out[6].Results[0].Outcome)
+	assert.True(t, out[6].Failed())
 	assert.Len(t, out[0].Results, 2)
 	assert.False(t, out[0].Retry())
 	assert.False(t, out[0].Failed())
@@ -68,5 +74,5 @@ func TestDispatchMessages(t *testing.T) {
 
 	require.Len(t, out[5].Results, 1)
 	assert.Equal(t, "c/ok/a/p/4.gz", out[5].Results[0].Object.Key)
-	assert.Len(t, rec.Deliveries(), 6)
+	assert.Len(t, rec.Deliveries(), 7)
 }

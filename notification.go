@@ -49,8 +49,13 @@ const maxNotificationBytes = 1 << 20
 // ("+" is a space); EventBridge carries keys verbatim.
 //
 // An s3:TestEvent, and events other than object creation, yield no objects
-// and no error. A body that is none of these is a *NotificationError.
-// Object IDs are left empty for the caller to set.
+// and no error. A body that is none of these is a *NotificationError. When
+// only some records of an S3 event are unusable, ParseNotification returns
+// the usable objects together with a *NotificationError naming the others:
+// deliver the objects and report the error, so that one bad record never
+// drops the good ones. An event time that cannot be read is not an error:
+// the object's time then comes from its key. Object IDs are left empty for
+// the caller to set.
 func ParseNotification(body []byte) ([]Object, error) {
 	if len(body) > maxNotificationBytes {
 		return nil, &NotificationError{Reason: fmt.Sprintf("body of %d bytes exceeds %d", len(body), maxNotificationBytes)}
@@ -142,25 +147,33 @@ func parseNotification(body []byte, depth int) ([]Object, error) {
 
 func parseS3Records(records []s3Record) ([]Object, error) {
 	var objs []Object
+	var bad []string
 	for i, r := range records {
 		if r.EventSource != "aws:s3" && r.EventSource != "" {
-			return nil, &NotificationError{Reason: fmt.Sprintf("record %d: event source %q is not aws:s3", i, r.EventSource)}
+			bad = append(bad, fmt.Sprintf("record %d: event source %q is not aws:s3", i, r.EventSource))
+			continue
 		}
 		if !strings.HasPrefix(r.EventName, "ObjectCreated:") {
 			continue // removals, restores, replication: nothing to deliver
 		}
 		if r.S3 == nil {
-			return nil, &NotificationError{Reason: fmt.Sprintf("record %d: no s3 section", i)}
+			bad = append(bad, fmt.Sprintf("record %d: no s3 section", i))
+			continue
 		}
 		key, err := keyparse.DecodeNotificationKey(r.S3.Object.Key)
 		if err != nil {
-			return nil, &NotificationError{Reason: fmt.Sprintf("record %d: object key", i), Err: err}
+			bad = append(bad, fmt.Sprintf("record %d: %v", i, err))
+			continue
 		}
 		obj, err := newObject(r.S3.Bucket.Name, key, r.S3.Object.VersionID, r.S3.Object.Size, r.EventTime)
 		if err != nil {
-			return nil, &NotificationError{Reason: fmt.Sprintf("record %d: %s", i, err)}
+			bad = append(bad, fmt.Sprintf("record %d: %v", i, err))
+			continue
 		}
 		objs = append(objs, obj)
+	}
+	if len(bad) > 0 {
+		return objs, &NotificationError{Reason: fmt.Sprintf("%d of %d records unusable: %s", len(bad), len(records), strings.Join(bad, "; "))}
 	}
 	return objs, nil
 }
@@ -197,14 +210,21 @@ func newObject(bucket, key, version string, size json.Number, eventTime string) 
 		}
 		obj.Size = n
 	}
-	if eventTime != "" {
-		t, err := time.Parse(time.RFC3339Nano, eventTime)
-		if err != nil {
-			return Object{}, fmt.Errorf("event time %q is not RFC 3339", eventTime)
-		}
-		obj.Time = t
-	}
+	obj.Time = eventTimeOf(eventTime)
 	return obj, nil
+}
+
+// eventTimeOf reads an event time: RFC 3339, or without a zone (read as
+// UTC, as some S3-compatible stores write it). It returns the zero time for
+// anything else, leaving the object's time to its key.
+func eventTimeOf(s string) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t
+	}
+	if t, err := time.Parse("2006-01-02T15:04:05.999999999", s); err == nil {
+		return t.UTC()
+	}
+	return time.Time{}
 }
 
 func truncate(s string, n int) string {

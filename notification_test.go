@@ -90,7 +90,6 @@ func TestParseMalformed(t *testing.T) {
 		"no bucket":        `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{},"object":{"key":"k"}}}]}`,
 		"bad key encoding": `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"%zz"}}}]}`,
 		"bad size":         `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k","size":-1}}}]}`,
-		"bad time":         `{"Records":[{"eventName":"ObjectCreated:Put","eventTime":"yesterday","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`,
 		"other source":     `{"Records":[{"eventSource":"aws:sqs","eventName":"ObjectCreated:Put"}]}`,
 		"sns bad message":  snsWrap(t, "not json"),
 		"sns in sns":       snsWrap(t, snsWrap(t, s3Event)),
@@ -109,6 +108,20 @@ func TestParseMalformed(t *testing.T) {
 	}
 }
 
+func TestOneBadRecordKeepsTheOthers(t *testing.T) {
+	body := `{"Records":[
+	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"2025-08-30T11:27:01Z","s3":{"bucket":{"name":"b"},"object":{"key":"c/ns/a/p/1.gz"}}},
+	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"bad%zz"}}},
+	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"2026-11-21T20:00:18.812894","s3":{"bucket":{"name":"b"},"object":{"key":"c/ns/a/p/2.gz"}}},
+	 {"eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"yesterday","s3":{"bucket":{"name":"b"},"object":{"key":"c/ns/a/p/3.gz"}}}]}`
+	objs, err := logdelivery.ParseNotification([]byte(body))
+	require.Len(t, objs, 3, "the usable records are returned")
+	assert.ErrorIs(t, err, logdelivery.ErrMalformedNotification)
+	assert.ErrorContains(t, err, "1 of 4 records unusable: record 1")
+	assert.Equal(t, time.Date(2026, 11, 21, 20, 0, 18, 812894000, time.UTC), objs[1].Time, "a time without a zone is UTC")
+	assert.True(t, objs[2].Time.IsZero(), "an unreadable time is left to the key")
+}
+
 func FuzzParseNotification(f *testing.F) {
 	f.Add([]byte(s3Event))
 	f.Add([]byte(`{"Type":"Notification","Message":"{\"Records\":[]}"}`))
@@ -120,10 +133,6 @@ func FuzzParseNotification(f *testing.F) {
 			if !errors.Is(err, logdelivery.ErrMalformedNotification) {
 				t.Fatalf("error %v is not ErrMalformedNotification", err)
 			}
-			if objs != nil {
-				t.Fatal("objects returned with an error")
-			}
-			return
 		}
 		for _, o := range objs {
 			if o.Bucket == "" || o.Key == "" || o.Size < 0 {

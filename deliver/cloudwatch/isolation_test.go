@@ -76,7 +76,7 @@ func (r *oneRecord) Next() (deliver.Record, error) {
 	return deliver.Record{Time: time.Now(), Message: "hello"}, nil
 }
 func (*oneRecord) Stats() deliver.DecodeStats { return deliver.DecodeStats{} }
-func (*oneRecord) Close() error                { return nil }
+func (*oneRecord) Close() error               { return nil }
 
 // sameStream is a delivery of a StatefulSet pod whose group and stream
 // names are the same in every tenant's account.

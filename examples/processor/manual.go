@@ -43,7 +43,6 @@ func runManual(ctx context.Context, d dispatcher, in io.Reader, out io.Writer, l
 		}
 		if m.Err != nil {
 			enc.Encode(map[string]any{"id": m.ID, "outcome": "failed", "error": m.Err.Error(), "retryable": false})
-			continue
 		}
 		for _, r := range m.Results {
 			enc.Encode(r)
