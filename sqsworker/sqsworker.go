@@ -49,6 +49,11 @@ type Options struct {
 	// RetryDelay is the visibility given to a message that needs a retry,
 	// so that a throttled destination is not hammered. Default: 30s.
 	RetryDelay time.Duration
+	// MaxProcessingTime bounds the processing of one message, so that a
+	// destination that hangs cannot hold a worker slot (and keep its message
+	// invisible through the heartbeat) forever; deliveries cut short are
+	// retryable. Default: 10 × VisibilityTimeout.
+	MaxProcessingTime time.Duration
 	// ShutdownTimeout bounds how long messages in flight may keep running
 	// once Run's context is done; those not finished by then are released
 	// (visibility 0) for another worker. Default: 30s.
@@ -71,6 +76,10 @@ type Worker struct {
 
 	lastReceive atomic.Int64 // unix nanos of the last successful receive
 	running     atomic.Bool
+	// beating is held while a heartbeat renews visibilities, so that a
+	// message's final visibility change is never overwritten by a renewal
+	// that started before the message finished.
+	beating sync.Mutex
 }
 
 // New returns a Worker for the queue at queueURL.
@@ -94,6 +103,9 @@ func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = o.VisibilityTimeout / 3
+	}
+	if o.MaxProcessingTime <= 0 {
+		o.MaxProcessingTime = 10 * o.VisibilityTimeout
 	}
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = 30 * time.Second
@@ -217,8 +229,10 @@ func (w *Worker) receive(ctx context.Context, n int32) ([]types.Message, error) 
 // process dispatches one message and settles it.
 func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflight *inflightSet, deletes chan<- pendingDelete) {
 	id, handle := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
+	ctx, cancel := context.WithTimeout(ctx, w.opts.MaxProcessingTime)
+	defer cancel()
 	res := w.d.DispatchMessages(ctx, logdelivery.Message{ID: id, Body: []byte(aws.ToString(m.Body))})[0]
-	inflight.remove(id)
+	inflight.remove(handle)
 	res.LogFailures(ctx, w.opts.Logger)
 	if w.opts.Flusher != nil {
 		if err := w.opts.Flusher.Flush(); err != nil {
@@ -230,37 +244,46 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 		return
 	}
 	delay := w.opts.RetryDelay
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		delay = 0 // cut short by shutdown: let another worker take over now
 	}
-	sctx, cancel := context.WithTimeout(settleCtx, 15*time.Second)
-	defer cancel()
+	sctx, cancelSettle := context.WithTimeout(settleCtx, 15*time.Second)
+	defer cancelSettle()
+	// Wait out a renewal in progress: it may still include this message.
+	w.beating.Lock()
+	w.beating.Unlock()
 	w.changeVisibility(sctx, []string{id}, map[string]string{id: handle}, delay)
 }
 
-// inflightSet holds the receipt handles of messages being processed.
+// inflightSet holds the messages being processed, by receipt handle (the
+// same message received twice has two handles, both to keep invisible).
 type inflightSet struct {
 	mu      sync.Mutex
-	handles map[string]string
+	handles map[string]string // receipt handle → message id
 }
 
 func (s *inflightSet) add(m types.Message) {
 	s.mu.Lock()
-	s.handles[aws.ToString(m.MessageId)] = aws.ToString(m.ReceiptHandle)
+	s.handles[aws.ToString(m.ReceiptHandle)] = aws.ToString(m.MessageId)
 	s.mu.Unlock()
 }
 
-func (s *inflightSet) remove(id string) {
+func (s *inflightSet) remove(handle string) {
 	s.mu.Lock()
-	delete(s.handles, id)
+	delete(s.handles, handle)
 	s.mu.Unlock()
 }
 
+// snapshot returns entry ids (the receipt handles) and the handle of each.
 func (s *inflightSet) snapshot() ([]string, map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	handles := maps.Clone(s.handles)
-	return slices.Sorted(maps.Keys(handles)), handles
+	ids := slices.Sorted(maps.Keys(s.handles))
+	handles := make(map[string]string, len(ids))
+	for _, h := range ids {
+		handles[h] = h
+	}
+	return ids, handles
 }
 
 // heartbeat renews the visibility of every message in flight each
@@ -273,13 +296,14 @@ func (w *Worker) heartbeat(stop <-chan struct{}, inflight *inflightSet) {
 		case <-stop:
 			return
 		case <-t.C:
+			w.beating.Lock()
 			ids, handles := inflight.snapshot()
-			if len(ids) == 0 {
-				continue
+			if len(ids) > 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), w.opts.HeartbeatInterval)
+				w.changeVisibility(ctx, ids, handles, w.opts.VisibilityTimeout)
+				cancel()
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), w.opts.HeartbeatInterval)
-			w.changeVisibility(ctx, ids, handles, w.opts.VisibilityTimeout)
-			cancel()
+			w.beating.Unlock()
 		}
 	}
 }

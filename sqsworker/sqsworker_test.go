@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -245,4 +246,28 @@ func TestReceiveErrorsBackOff(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	_, err := sqsworker.New(nil, "q", nil)
 	assert.Error(t, err)
+}
+
+func TestHungDeliveryIsBounded(t *testing.T) {
+	fake := newFake(body("c/slow/a/p/1.gz"), body("c/ok/a/p/1.gz"))
+	d := dispatcher(t, func(ctx context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
+		if dl.Key.Tenant == "slow" {
+			<-ctx.Done() // hangs until the worker's bound cuts it
+			return deliver.Receipt{}, ctx.Err()
+		}
+		return deliver.Receipt{Objects: 1}, nil
+	})
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
+		o.MaxProcessingTime = 50 * time.Millisecond
+		o.RetryDelay = 30 * time.Second
+		o.MaxInFlight = 1 // the hung message holds the only slot until the bound
+	})
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "the hung message given back for a later retry", func() bool {
+		return slices.Equal(fake.visibilities("rh-m0"), []int32{30})
+	})
+	eventually(t, "the next message processed once the slot is free", func() bool { return fake.isDeleted("rh-m1") })
+	stop()
+	assert.False(t, fake.isDeleted("rh-m0"))
 }
