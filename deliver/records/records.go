@@ -136,8 +136,10 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 		}
 		n, err := w.write(b)
 		rcpt.Calls++
-		rcpt.Events += int64(len(b.events))
-		rcpt.Bytes += n
+		if err == nil {
+			rcpt.Events += int64(len(b.events))
+			rcpt.Bytes += n
+		}
 		buffered -= b.bytes
 		b.events, b.bytes = b.events[:0], 0
 		return err

@@ -141,7 +141,10 @@ func (s *Store) Configs(ctx context.Context, tenantID string) ([]tenant.Delivery
 // usable decodes and validates one item.
 func (s *Store) usable(ctx context.Context, item map[string]types.AttributeValue) (tenant.DeliveryConfig, *tenant.ItemError) {
 	c, err := decode(item)
-	if err == nil {
+	// A disabled or expired config is returned as it is, valid or not: the
+	// dispatcher skips it, and a placeholder in a disabled config must not
+	// turn into a failure of every object of the tenant.
+	if err == nil && c.IsEnabled() && !c.Expired(s.opts.Now()) {
 		err = c.Validate()
 	}
 	if err != nil {

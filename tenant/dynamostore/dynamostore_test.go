@@ -187,13 +187,16 @@ func TestUnusableItemsAreReported(t *testing.T) {
 			map[string]types.AttributeValue{"tenant_id": s("acme"), "type": s("s3"), "bucket_name": s("acme-logs")},
 			map[string]types.AttributeValue{"tenant_id": s("acme"), "type": s("s3:broken"), "bucket_name": l(s("a"), s("b"))},
 			map[string]types.AttributeValue{"tenant_id": s("acme"), "type": s("s3:invalid"), "bucket_name": s("Not_A_Bucket!")},
+			map[string]types.AttributeValue{"tenant_id": s("acme"), "type": s("s3:parked"), "bucket_name": s("TBD"), "enabled": &types.AttributeValueMemberBOOL{Value: false}},
 			map[string]types.AttributeValue{"tenant_id": s("acme"), "type": s("cloudwatch"), "enabled": s("maybe"),
 				"log_distribution_role_arn": s("arn:aws:iam::222222222222:role/R"), "log_group_name": s("/acme")},
 		)
 		st := New(client, table)
 		got, err := st.Configs(ctx(t), "acme")
-		require.Len(t, got, 1, "the good item still loads")
+		require.Len(t, got, 2, "the good item still loads, and the disabled one is returned to be skipped")
 		assert.Equal(t, "acme-logs", got[0].BucketName)
+		assert.Equal(t, "s3:parked", got[1].Type)
+		assert.False(t, got[1].IsEnabled())
 		var items *tenant.ItemsError
 		require.ErrorAs(t, err, &items)
 		bad := map[string]string{}
@@ -209,7 +212,7 @@ func TestUnusableItemsAreReported(t *testing.T) {
 
 		// List reports them too, with the page.
 		page, next, err := st.List(ctx(t), 10, "")
-		assert.Len(t, page, 1)
+		assert.Len(t, page, 2)
 		assert.Empty(t, next)
 		require.ErrorAs(t, err, &items)
 		assert.Len(t, items.Items, 3)
