@@ -85,7 +85,9 @@ type Options struct {
 	// Decode configures how objects are decoded into records.
 	Decode DecodeOptions
 	// MaxConcurrency bounds the deliveries and config lookups in flight
-	// across all tenants. Default: 64.
+	// across all tenants, and with it peak memory: a delivery that decodes
+	// records (CloudWatch) holds about 15–20 MB whatever the object's size,
+	// a copy (S3) almost nothing. Default: 32.
 	MaxConcurrency int
 	// MaxPerTenant bounds the deliveries in flight for one tenant, across
 	// concurrent Dispatch calls, so that a slow tenant holds at most this
@@ -152,7 +154,7 @@ func NewDispatcher(store tenant.ConfigStore, deliverers map[string]deliver.Deliv
 		o.Groups = groups.NewRegistry()
 	}
 	if o.MaxConcurrency <= 0 {
-		o.MaxConcurrency = 64
+		o.MaxConcurrency = 32
 	}
 	if o.MaxPerTenant <= 0 {
 		o.MaxPerTenant = max(1, o.MaxConcurrency/4)
