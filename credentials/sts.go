@@ -79,6 +79,14 @@ type STSOptions struct {
 	// MaxEntries bounds the cached providers, one per (region, chain
 	// prefix); the least recently used are evicted. Default: 1024.
 	MaxEntries int
+	// FailureTTL is how long a permanent failure of a hop (access denied,
+	// region disabled) is answered from memory instead of calling STS
+	// again, so that one tenant's broken role does not spend the central
+	// account's AssumeRole rate, which every tenant shares. Negative
+	// disables it. Default: 1 minute.
+	FailureTTL time.Duration
+	// Now returns the current time, for FailureTTL. Default: time.Now.
+	Now func() time.Time
 	// Logger receives debug messages on cache misses. Default: none.
 	Logger *slog.Logger
 }
@@ -145,6 +153,12 @@ func NewSTS(cfg aws.Config, centralRoleARN string, optFns ...func(*STSOptions)) 
 		o.DefaultExternalID = ""
 	}
 	o.SessionName = SessionName(o.SessionName)
+	if o.FailureTTL == 0 {
+		o.FailureTTL = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = 1024
 	}
@@ -259,19 +273,35 @@ func (s *STS) newHop(region string, chain []Hop, i int, parent aws.CredentialsPr
 		o.Tags = s.tags
 		o.TransitiveTagKeys = s.opts.TransitiveTagKeys
 	})
-	hp := &hopProvider{p: p, err: AssumeRoleError{Hop: i + 1, Hops: len(chain), RoleARN: h.RoleARN, Region: region}}
+	hp := &hopProvider{p: p, err: AssumeRoleError{Hop: i + 1, Hops: len(chain), RoleARN: h.RoleARN, Region: region},
+		failureTTL: s.opts.FailureTTL, now: s.opts.Now}
 	return aws.NewCredentialsCache(hp, func(o *aws.CredentialsCacheOptions) {
 		o.ExpiryWindow = s.opts.ExpiryWindow
 	})
 }
 
-// hopProvider names the hop in the errors of an AssumeRoleProvider.
+// hopProvider names the hop in the errors of an AssumeRoleProvider, and
+// remembers its permanent failures for failureTTL.
 type hopProvider struct {
-	p   *stscreds.AssumeRoleProvider
-	err AssumeRoleError
+	p          *stscreds.AssumeRoleProvider
+	err        AssumeRoleError
+	failureTTL time.Duration
+	now        func() time.Time
+
+	mu         sync.Mutex
+	failed     error
+	failedTill time.Time
 }
 
 func (h *hopProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	h.mu.Lock()
+	if h.failed != nil && h.now().Before(h.failedTill) {
+		err := h.failed
+		h.mu.Unlock()
+		return aws.Credentials{}, err
+	}
+	h.mu.Unlock()
+
 	c, err := h.p.Retrieve(ctx)
 	if err == nil {
 		return c, nil
@@ -283,7 +313,13 @@ func (h *hopProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	}
 	e := h.err
 	e.Err = err
-	return c, awserr.Classify(&e)
+	classified := awserr.Classify(&e)
+	if h.failureTTL > 0 && !deliver.IsRetryable(classified) {
+		h.mu.Lock()
+		h.failed, h.failedTill = classified, h.now().Add(h.failureTTL)
+		h.mu.Unlock()
+	}
+	return c, classified
 }
 
 // SessionName makes s a valid role session name: characters outside

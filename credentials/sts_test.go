@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -388,4 +389,47 @@ func TestSTSUsesRegionalEndpoints(t *testing.T) {
 	assert.True(t, deliver.IsRetryable(err), "a network failure is retryable: %v", err)
 	require.NotEmpty(t, rec.hosts)
 	assert.Equal(t, "sts.eu-central-1.amazonaws.com", rec.hosts[0])
+}
+
+func TestSTSRemembersPermanentFailures(t *testing.T) {
+	f := newFakeSTS(t)
+	var throttle atomic.Bool
+	f.fail = func(c assumeCall) (int, string) {
+		switch {
+		case c.RoleARN != tenantRoleA:
+			return 0, ""
+		case throttle.Load():
+			return 400, "Throttling"
+		}
+		return 403, "AccessDenied"
+	}
+	now := time.Date(2025, 8, 30, 11, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	c := newChain(t, f, func(o *credentials.STSOptions) { o.Now = clock })
+	tenantCalls := func() int {
+		n := 0
+		for _, call := range f.Calls() {
+			if call.RoleARN == tenantRoleA {
+				n++
+			}
+		}
+		return n
+	}
+
+	for range 3 {
+		_, err := retrieve(t, c, "us-east-2", credentials.Hop{RoleARN: tenantRoleA})
+		require.ErrorContains(t, err, "AccessDenied")
+		assert.False(t, deliver.IsRetryable(err))
+	}
+	assert.Equal(t, 1, tenantCalls(), "a denied role is not asked again within the failure TTL")
+
+	advance(2 * time.Minute)
+	throttle.Store(true)
+	for range 2 {
+		_, err := retrieve(t, c, "us-east-2", credentials.Hop{RoleARN: tenantRoleA})
+		assert.True(t, deliver.IsRetryable(err))
+	}
+	assert.Equal(t, 3, tenantCalls(), "after the TTL STS is asked again; retryable failures are never remembered")
 }
