@@ -57,9 +57,7 @@ func tenantConfigs(tenants int) []tenant.DeliveryConfig {
 // to its standard output as JSON.
 type result struct {
 	Objects int
-	// Sums of the receipts.
-	Events, Bytes, Dropped, Rejected, Truncated, Skipped int64
-	Calls                                                int // API calls
+	Receipt deliver.Receipt // the sum of the results' receipts
 
 	Wall time.Duration // Dispatch, start to end
 	CPU  time.Duration // user+system time of the process during Dispatch; 0 if unknown
@@ -150,14 +148,7 @@ func deliverObjects(ctx context.Context, dir string, m manifest, endpoint string
 		if r.Outcome != logdelivery.Delivered {
 			res.Failures = append(res.Failures, fmt.Sprintf("%s %s: %s %s%v", r.Object.Key, r.Destination, r.Outcome, r.Reason, r.Err))
 		}
-		rc := r.Receipt
-		res.Events += rc.Events
-		res.Bytes += rc.Bytes
-		res.Dropped += rc.Dropped
-		res.Rejected += rc.Rejected
-		res.Truncated += rc.Truncated
-		res.Skipped += rc.Skipped
-		res.Calls += rc.Calls
+		res.Receipt = res.Receipt.Add(r.Receipt)
 	}
 	res.STSCalls = assumer.snapshot()
 	return res, nil

@@ -199,15 +199,15 @@ func check(m manifest, res result, es endpointStats) []string {
 	if res.Objects != len(m.Objects) {
 		problems = append(problems, fmt.Sprintf("dispatched %d objects of %d generated", res.Objects, len(m.Objects)))
 	}
-	if res.Events != generated {
-		problems = append(problems, fmt.Sprintf("delivered %d events of %d generated", res.Events, generated))
+	if res.Receipt.Events != generated {
+		problems = append(problems, fmt.Sprintf("delivered %d events of %d generated", res.Receipt.Events, generated))
 	}
-	if es.Events != res.Events {
-		problems = append(problems, fmt.Sprintf("the endpoint accepted %d events, the receipts say %d", es.Events, res.Events))
+	if es.Events != res.Receipt.Events {
+		problems = append(problems, fmt.Sprintf("the endpoint accepted %d events, the receipts say %d", es.Events, res.Receipt.Events))
 	}
-	if n := res.Dropped + res.Rejected + res.Truncated + res.Skipped + es.Rejected; n > 0 {
+	if n := res.Receipt.Dropped + res.Receipt.Rejected + res.Receipt.Truncated + res.Receipt.Skipped + es.Rejected; n > 0 {
 		problems = append(problems, fmt.Sprintf("events dropped %d, rejected %d (endpoint: %d), truncated %d, lines skipped %d",
-			res.Dropped, res.Rejected, es.Rejected, res.Truncated, res.Skipped))
+			res.Receipt.Dropped, res.Receipt.Rejected, es.Rejected, res.Receipt.Truncated, res.Receipt.Skipped))
 	}
 	return problems
 }
@@ -224,7 +224,7 @@ func report(w io.Writer, o options, m manifest, reused bool, genTime time.Durati
 		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
 	}
 	row("objects", "%d × %s (tenants %d, streams per object %d, format %s)", len(m.Objects), formatBytes(m.Spec.Size), m.Spec.Tenants, m.Spec.Streams, m.Spec.Format)
-	row("events", "%d", res.Events)
+	row("events", "%d", res.Receipt.Events)
 	row("uncompressed", "%.1f MB (gzip %.1f MB, ratio %.1f)", mb, float64(gz)/1e6, float64(raw)/float64(max(gz, 1)))
 	if reused {
 		row("generation", "reused from %s", o.dir)
@@ -232,7 +232,7 @@ func report(w io.Writer, o options, m manifest, reused bool, genTime time.Durati
 		row("generation", "%.1f s (before timing)", genTime.Seconds())
 	}
 	row("wall time", "%.2f s", secs)
-	row("events/s", "%.0f", float64(res.Events)/secs)
+	row("events/s", "%.0f", float64(res.Receipt.Events)/secs)
 	row("MB/s", "%.1f (uncompressed)", mb/secs)
 	cpuOf, rssOf := "the delivery child; the fake endpoint runs in the parent", "of the delivery child"
 	if o.inProcess {

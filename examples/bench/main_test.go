@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/stretchr/testify/require"
 )
 
@@ -88,10 +90,10 @@ func TestRunShortEventsMakesMinimalCalls(t *testing.T) {
 
 func TestCheckReportsMissingEvents(t *testing.T) {
 	m := manifest{Objects: []object{{Key: "a", Events: 10}, {Key: "b", Events: 5}}}
-	ok := result{Objects: 2, Events: 15}
+	ok := result{Objects: 2, Receipt: deliver.Receipt{Events: 15}}
 	assert.Empty(t, check(m, ok, endpointStats{Events: 15}))
 
-	bad := result{Objects: 2, Events: 14, Dropped: 1, Failures: []string{"b cloudwatch: Failed boom"}}
+	bad := result{Objects: 2, Receipt: deliver.Receipt{Events: 14, Dropped: 1}, Failures: []string{"b cloudwatch: Failed boom"}}
 	problems := check(m, bad, endpointStats{Events: 13})
 	assert.Equal(t, []string{
 		"b cloudwatch: Failed boom",
