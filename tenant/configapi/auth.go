@@ -117,8 +117,9 @@ func (k Keys) Secret(_ context.Context, keyID string) ([]byte, error) {
 // with an expiry, a DynamoDB conditional put with TTL) make replay
 // protection hold across a fleet; MemoryNonceCache covers one process.
 type NonceCache interface {
-	// Add records key until expires and reports whether it was new. It
-	// must be atomic: of two concurrent Adds of one key, one reports false.
+	// Add records key until expires (inclusive) and reports whether it was
+	// new. It must be atomic: of two concurrent Adds of one key, one
+	// reports false.
 	Add(ctx context.Context, key string, expires time.Time) (added bool, err error)
 }
 
@@ -414,7 +415,7 @@ func (c *MemoryNonceCache) Add(_ context.Context, key string, expires time.Time)
 	now := c.opts.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if exp, ok := c.entries[key]; ok && now.Before(exp) {
+	if exp, ok := c.entries[key]; ok && !now.After(exp) {
 		return false, nil
 	}
 	if now.After(c.nextSweep) || len(c.entries) >= c.opts.MaxEntries {
@@ -435,11 +436,11 @@ func (c *MemoryNonceCache) Len() int {
 	return len(c.entries)
 }
 
-// sweep drops expired entries. It runs at most once a second unless the
+// sweep drops entries past their expiry. It runs at most once a second unless the
 // cache is full, which keeps Add O(1) amortised.
 func (c *MemoryNonceCache) sweep(now time.Time) {
 	for k, exp := range c.entries {
-		if !now.Before(exp) {
+		if now.After(exp) {
 			delete(c.entries, k)
 		}
 	}
