@@ -111,14 +111,20 @@ func (c *Client) Configs(ctx context.Context, tenantID string) ([]tenant.Deliver
 	if out.Items == nil {
 		out.Items = []tenant.DeliveryConfig{}
 	}
-	if len(out.InvalidItems) > 0 {
-		ie := &tenant.ItemsError{}
-		for _, it := range out.InvalidItems {
-			ie.Items = append(ie.Items, &tenant.ItemError{TenantID: tenantID, Type: it.Type, Err: errors.New(it.Message)})
-		}
-		return out.Items, ie
+	return out.Items, itemsError(out.InvalidItems)
+}
+
+// itemsError turns the invalid_items of a response into the
+// *tenant.ItemsError a store would return (nil for none).
+func itemsError(items []invalidItem) error {
+	if len(items) == 0 {
+		return nil
 	}
-	return out.Items, nil
+	ie := &tenant.ItemsError{}
+	for _, it := range items {
+		ie.Items = append(ie.Items, &tenant.ItemError{TenantID: it.TenantID, Type: it.Type, Err: errors.New(it.Message)})
+	}
+	return ie
 }
 
 // Get returns one config.
@@ -174,7 +180,8 @@ func (c *Client) Delete(ctx context.Context, tenantID, typ string, cond tenant.C
 }
 
 // List returns a page of the configs of every tenant and the cursor of the
-// next page ("" after the last).
+// next page ("" after the last). Stored items the server could not use are
+// reported as a *tenant.ItemsError next to the page.
 func (c *Client) List(ctx context.Context, limit int, cursor string) ([]tenant.DeliveryConfig, string, error) {
 	q := url.Values{}
 	if limit > 0 {
@@ -187,7 +194,7 @@ func (c *Client) List(ctx context.Context, limit int, cursor string) ([]tenant.D
 	if err := c.do(ctx, http.MethodGet, "/delivery-configs", q, "", nil, "", &out); err != nil {
 		return nil, "", err
 	}
-	return out.Items, out.NextCursor, nil
+	return out.Items, out.NextCursor, itemsError(out.InvalidItems)
 }
 
 // Validate runs every check on a stored config.

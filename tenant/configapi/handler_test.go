@@ -320,7 +320,8 @@ func TestListTenantReportsUnreadableItems(t *testing.T) {
 	r := e.do(request{method: "GET", path: "/tenants/acme/delivery-configs"})
 	require.Equal(t, http.StatusOK, r.status)
 	assert.JSONEq(t, `{"tenant_id":"acme","items":[{"tenant_id":"acme","type":"s3","bucket_name":"acme-logs"}],
-		"invalid_items":[{"type":"s3:broken","message":"the stored item cannot be read; the server log has the details"}]}`, string(r.body))
+		"invalid_items":[{"tenant_id":"acme","type":"s3:broken","message":"the stored item cannot be read; the server log has the details"},
+		{"tenant_id":"acme","type":"cloudwatch","message":"the stored item is invalid: log_group_name: is required for cloudwatch destinations"}]}`, string(r.body))
 	assert.Contains(t, e.logs.String(), "bucket_name: expected string")
 
 	items, err := e.client.Configs(ctx(t), "acme")
@@ -328,13 +329,36 @@ func TestListTenantReportsUnreadableItems(t *testing.T) {
 	var ie *tenant.ItemsError
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, "s3:broken", ie.Items[0].Type)
+
+	// Lists across tenants report them too, next to the page and its cursor.
+	r = e.do(request{method: "GET", path: "/delivery-configs?limit=1"})
+	require.Equal(t, http.StatusOK, r.status)
+	assert.JSONEq(t, `{"items":[{"tenant_id":"acme","type":"s3","bucket_name":"acme-logs"}],"next_cursor":"more",
+		"invalid_items":[{"tenant_id":"acme","type":"s3:broken","message":"the stored item cannot be read; the server log has the details"},
+		{"tenant_id":"acme","type":"cloudwatch","message":"the stored item is invalid: log_group_name: is required for cloudwatch destinations"}]}`, string(r.body))
+	items, next, err := e.client.List(ctx(t), 1, "")
+	assert.Len(t, items, 1)
+	assert.Equal(t, "more", next)
+	require.ErrorAs(t, err, &ie)
+	assert.Len(t, ie.Items, 2)
 }
 
 type brokenItemStore struct{ failingStore }
 
+func brokenItems() *tenant.ItemsError {
+	return &tenant.ItemsError{Items: []*tenant.ItemError{
+		{TenantID: "acme", Type: "s3:broken", Err: errString("bucket_name: expected string")},
+		{TenantID: "acme", Type: "cloudwatch", Err: tenant.DeliveryConfig{TenantID: "acme", Type: "cloudwatch",
+			LogDistributionRoleARN: "arn:aws:iam::222222222222:role/R"}.Validate()},
+	}}
+}
+
 func (brokenItemStore) Configs(context.Context, string) ([]tenant.DeliveryConfig, error) {
-	return []tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", BucketName: "acme-logs"}},
-		&tenant.ItemsError{Items: []*tenant.ItemError{{TenantID: "acme", Type: "s3:broken", Err: errString("bucket_name: expected string")}}}
+	return []tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", BucketName: "acme-logs"}}, brokenItems()
+}
+
+func (brokenItemStore) List(context.Context, int, string) ([]tenant.DeliveryConfig, string, error) {
+	return []tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", BucketName: "acme-logs"}}, "more", brokenItems()
 }
 
 type errString string

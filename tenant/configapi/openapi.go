@@ -214,24 +214,27 @@ func schemas() obj {
 			"type":     "object",
 			"required": []any{"tenant_id", "items"},
 			"properties": obj{
-				"tenant_id": str,
-				"items":     obj{"type": "array", "items": ref("DeliveryConfig")},
-				"invalid_items": obj{
-					"description": "Stored items that cannot be read.",
-					"type":        "array",
-					"items": obj{
-						"type":       "object",
-						"properties": obj{"type": str, "message": str},
-					},
-				},
+				"tenant_id":     str,
+				"items":         obj{"type": "array", "items": ref("DeliveryConfig")},
+				"invalid_items": ref("InvalidItems"),
 			},
 		},
 		"ConfigPage": obj{
 			"type":     "object",
 			"required": []any{"items"},
 			"properties": obj{
-				"items":       obj{"type": "array", "items": ref("DeliveryConfig")},
-				"next_cursor": obj{"type": "string", "description": "Absent after the last page."},
+				"items":         obj{"type": "array", "items": ref("DeliveryConfig")},
+				"next_cursor":   obj{"type": "string", "description": "Absent after the last page."},
+				"invalid_items": ref("InvalidItems"),
+			},
+		},
+		"InvalidItems": obj{
+			"description": "Stored items that cannot be used: undecodable, or invalid (message lists the problems).",
+			"type":        "array",
+			"items": obj{
+				"type":       "object",
+				"required":   []any{"tenant_id", "type", "message"},
+				"properties": obj{"tenant_id": str, "type": str, "message": str},
 			},
 		},
 		"ValidationReport": obj{

@@ -3,9 +3,11 @@ package configapi
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -71,7 +73,7 @@ func routes() []route {
 	}, {
 		method: http.MethodGet, path: "/delivery-configs", opID: "listAllConfigs",
 		sum:  "List the delivery configs of every tenant, a page at a time",
-		desc: "Ordered by tenant_id then type. Pass next_cursor back as cursor to get the next page; there is none after the last. Authorized as action \"list\".",
+		desc: "The order is the store's (tenant_id then type for memory and file stores, hash order for DynamoDB). Pass next_cursor back as cursor to get the next page; it is absent after the last. A page may hold fewer items than limit, even none, while more remain. Stored items that cannot be used are named in invalid_items. Authorized as action \"list\".",
 		query: []queryParam{
 			{name: "limit", desc: "Page size.", schema: map[string]any{"type": "integer", "minimum": 1}},
 			{name: "cursor", desc: "The next_cursor of the previous page.", schema: map[string]any{"type": "string"}},
@@ -138,16 +140,40 @@ type tenantList struct {
 	InvalidItems []invalidItem           `json:"invalid_items,omitempty"`
 }
 
-// invalidItem names a stored item that could not be read.
+// invalidItem names a stored item that could not be used.
 type invalidItem struct {
-	Type    string `json:"type"`
-	Message string `json:"message"`
+	TenantID string `json:"tenant_id"`
+	Type     string `json:"type"`
+	Message  string `json:"message"`
 }
 
 // page is the body of GET /delivery-configs.
 type page struct {
-	Items      []tenant.DeliveryConfig `json:"items"`
-	NextCursor string                  `json:"next_cursor,omitempty"`
+	Items        []tenant.DeliveryConfig `json:"items"`
+	NextCursor   string                  `json:"next_cursor,omitempty"`
+	InvalidItems []invalidItem           `json:"invalid_items,omitempty"`
+}
+
+// invalidItems logs the items a store could not use and describes them for
+// the caller: the validation problems of invalid items, nothing internal
+// about undecodable ones.
+func (c *call) invalidItems(ie *tenant.ItemsError) []invalidItem {
+	var out []invalidItem
+	for _, it := range ie.Items {
+		c.h.log.LogAttrs(c.r.Context(), slog.LevelWarn, "configapi: stored delivery config cannot be used",
+			slog.String("tenant_id", it.TenantID), slog.String("type", it.Type), slog.String("error", it.Err.Error()))
+		msg := "the stored item cannot be read; the server log has the details"
+		var ve *tenant.ValidationError
+		if errors.As(it.Err, &ve) {
+			msgs := make([]string, len(ve.Problems))
+			for i, p := range ve.Problems {
+				msgs[i] = p.Error()
+			}
+			msg = "the stored item is invalid: " + strings.Join(msgs, "; ")
+		}
+		out = append(out, invalidItem{TenantID: it.TenantID, Type: it.Type, Message: msg})
+	}
+	return out
 }
 
 // pathTenant validates and returns the tenant_id path value.
@@ -206,13 +232,18 @@ func serveListAll(c *call) error {
 		return err
 	}
 	items, next, err := c.h.store.List(c.r.Context(), limit, q.Get("cursor"))
-	if err != nil {
+	out := page{Items: items, NextCursor: next}
+	var ie *tenant.ItemsError
+	switch {
+	case errors.As(err, &ie):
+		out.InvalidItems = c.invalidItems(ie)
+	case err != nil:
 		return err
 	}
-	if items == nil {
-		items = []tenant.DeliveryConfig{}
+	if out.Items == nil {
+		out.Items = []tenant.DeliveryConfig{}
 	}
-	c.json(http.StatusOK, page{Items: items, NextCursor: next})
+	c.json(http.StatusOK, out)
 	return nil
 }
 
@@ -228,10 +259,7 @@ func serveListTenant(c *call) error {
 	var ie *tenant.ItemsError
 	switch {
 	case errors.As(err, &ie):
-		for _, it := range ie.Items {
-			c.h.log.WarnContext(c.r.Context(), "configapi: stored delivery config cannot be read", "tenant_id", it.TenantID, "type", it.Type, "error", it.Err)
-			out.InvalidItems = append(out.InvalidItems, invalidItem{Type: it.Type, Message: "the stored item cannot be read; the server log has the details"})
-		}
+		out.InvalidItems = c.invalidItems(ie)
 	case err != nil:
 		return err
 	}
