@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -102,32 +102,56 @@ var configFields = func() map[string]bool {
 
 // decodeObject parses body as exactly one JSON object whose member names
 // are all fields of a delivery config, spelt exactly (encoding/json would
-// accept other cases). Numbers are kept as json.Number.
+// accept other cases) and given once. Numbers are kept as json.Number.
 func decodeObject(body []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, newProblem(ProblemBadRequest, "the request body is empty; send a JSON object")
 	}
+	if !utf8.Valid(body) {
+		return nil, newProblem(ProblemBadRequest, "the request body is not valid UTF-8")
+	}
+	malformed := func(err error) error {
+		return newProblem(ProblemBadRequest, "the request body is not valid JSON: "+syntaxDetail(err, body))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, newProblem(ProblemBadRequest, "the request body is not valid JSON: "+syntaxDetail(err, body))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, malformed(err)
 	}
-	if err := dec.Decode(new(any)); err != io.EOF {
-		return nil, newProblem(ProblemBadRequest, fmt.Sprintf("the request body has data after the JSON object (at byte %d)", dec.InputOffset()))
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
+	if tok != json.Delim('{') {
 		return nil, newProblem(ProblemBadRequest, "the request body must be a JSON object")
 	}
-	var unknown []tenant.FieldError
-	for _, k := range slices.Sorted(maps.Keys(obj)) {
-		if !configFields[k] {
-			unknown = append(unknown, tenant.FieldError{Field: k, Message: "is not a field of delivery configs"})
+	obj := map[string]any{}
+	var bad []tenant.FieldError
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed(err)
 		}
+		key, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, malformed(err)
+		}
+		_, dup := obj[key]
+		switch {
+		case !configFields[key]:
+			bad = append(bad, tenant.FieldError{Field: key, Message: "is not a field of delivery configs"})
+		case dup:
+			bad = append(bad, tenant.FieldError{Field: key, Message: "is given more than once"})
+		}
+		obj[key] = v
 	}
-	if len(unknown) > 0 {
-		return nil, newProblem(ProblemBadRequest, "the request body has unknown fields", unknown...)
+	if _, err := dec.Token(); err != nil {
+		return nil, malformed(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, newProblem(ProblemBadRequest, fmt.Sprintf("the request body has data after the JSON object (at byte %d)", dec.InputOffset()))
+	}
+	if len(bad) > 0 {
+		slices.SortStableFunc(bad, func(a, b tenant.FieldError) int { return strings.Compare(a.Field, b.Field) })
+		return nil, newProblem(ProblemBadRequest, "the request body has unknown or repeated fields", bad...)
 	}
 	return obj, nil
 }

@@ -1,6 +1,7 @@
 package configapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -218,6 +219,18 @@ func TestClientUnderPrefix(t *testing.T) {
 	got, err := c.Get(ctx(t), "acme", "s3")
 	require.NoError(t, err)
 	assert.Equal(t, "tenant-logs-acme", got.BucketName)
+
+	// Location stays below the prefix.
+	body := []byte(mustJSON(t, cwConfig("acme")))
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/platform/logdelivery/tenants/acme/delivery-configs", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", mediaJSON)
+	require.NoError(t, SignRequest(req, body, "k1", testKeys["k1"], e.clock.Now(), e.nonce()))
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	assert.Equal(t, "/platform/logdelivery/tenants/acme/delivery-configs/cloudwatch", resp.Header.Get("Location"))
 }
 
 func TestProblemError(t *testing.T) {

@@ -205,8 +205,11 @@ func (c *call) pathConfig() error {
 	return nil
 }
 
+// location returns the path of the config created by a POST, below the
+// path the client used (so that it holds under a mount prefix too).
 func (c *call) location() string {
-	return "/tenants/" + url.PathEscape(c.tenantID) + "/delivery-configs/" + url.PathEscape(c.typ)
+	path, _ := requestTarget(c.r)
+	return strings.TrimSuffix(path, "/") + "/" + url.PathEscape(c.typ)
 }
 
 // config writes a single config with its ETag.
