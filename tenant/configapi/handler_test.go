@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -494,4 +496,27 @@ func TestMergePatchRFC7396Examples(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, tc[2], string(got), "%s + %s", tc[0], tc[1])
 	}
+}
+
+// A store call cut short by the request's deadline is a 503 the client may
+// retry, not a 500.
+func TestDeadlineIsUnavailable(t *testing.T) {
+	e := newEnv(t, withStore(blockingStore{}))
+	req := httptest.NewRequest(http.MethodGet, acmeS3, nil)
+	require.NoError(t, SignRequest(req, nil, "k1", testKeys["k1"], e.clock.Now(), e.nonce()))
+	dctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req.WithContext(dctx))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	r := rawResponse{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	assert.Equal(t, ProblemTypePrefix+ProblemUnavailable, r.problem(t).Type)
+}
+
+// blockingStore's Get waits for its context to end.
+type blockingStore struct{ failingStore }
+
+func (blockingStore) Get(ctx context.Context, _, _ string) (tenant.DeliveryConfig, error) {
+	<-ctx.Done()
+	return tenant.DeliveryConfig{}, ctx.Err()
 }
