@@ -132,7 +132,8 @@ func parseNotification(body []byte, depth int) ([]Object, error) {
 		}
 		objs, err := parseNotification([]byte(*env.Message), depth+1)
 		if err != nil {
-			return nil, fmt.Errorf("in SNS message from %s: %w", env.TopicArn, err)
+			// Keep the usable objects of a partly bad event.
+			return objs, fmt.Errorf("in SNS message from %s: %w", env.TopicArn, err)
 		}
 		return objs, nil
 	case env.Event == "s3:TestEvent":

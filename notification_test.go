@@ -120,6 +120,10 @@ func TestOneBadRecordKeepsTheOthers(t *testing.T) {
 	assert.ErrorContains(t, err, "1 of 4 records unusable: record 1")
 	assert.Equal(t, time.Date(2026, 11, 21, 20, 0, 18, 812894000, time.UTC), objs[1].Time, "a time without a zone is UTC")
 	assert.True(t, objs[2].Time.IsZero(), "an unreadable time is left to the key")
+
+	objs, err = logdelivery.ParseNotification([]byte(snsWrap(t, body)))
+	assert.Len(t, objs, 3, "the usable records survive the SNS envelope too")
+	assert.ErrorIs(t, err, logdelivery.ErrMalformedNotification)
 }
 
 func FuzzParseNotification(f *testing.F) {

@@ -28,8 +28,10 @@ var ErrMalformedRoleARN = errors.New("malformed role ARN")
 var roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
 
 // AssumeRoleError reports which hop of a role chain failed. It is returned
-// classified (see deliver.IsRetryable): access denied, a malformed role and
-// a disabled region are permanent, throttling and 5xx retryable.
+// classified (see deliver.IsRetryable): at a tenant's hop, access denied, a
+// malformed role and a disabled region are permanent, throttling and 5xx
+// retryable; any failure of the central role (the processor's own, shared
+// by every tenant) is retryable.
 type AssumeRoleError struct {
 	Hop     int    // 1-based position in the chain; the central role is hop 1
 	Hops    int    // length of the chain
@@ -274,7 +276,7 @@ func (s *STS) newHop(region string, chain []Hop, i int, parent aws.CredentialsPr
 		o.TransitiveTagKeys = s.opts.TransitiveTagKeys
 	})
 	hp := &hopProvider{p: p, err: AssumeRoleError{Hop: i + 1, Hops: len(chain), RoleARN: h.RoleARN, Region: region},
-		failureTTL: s.opts.FailureTTL, now: s.opts.Now}
+		central: s.central != "" && i == 0, failureTTL: s.opts.FailureTTL, now: s.opts.Now}
 	return aws.NewCredentialsCache(hp, func(o *aws.CredentialsCacheOptions) {
 		o.ExpiryWindow = s.opts.ExpiryWindow
 	})
@@ -285,6 +287,7 @@ func (s *STS) newHop(region string, chain []Hop, i int, parent aws.CredentialsPr
 type hopProvider struct {
 	p          *stscreds.AssumeRoleProvider
 	err        AssumeRoleError
+	central    bool // the central role: the processor's own, not a tenant's
 	failureTTL time.Duration
 	now        func() time.Time
 
@@ -313,6 +316,13 @@ func (h *hopProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	}
 	e := h.err
 	e.Err = err
+	if h.central {
+		// The central role is the processor's own configuration, shared by
+		// every tenant: its failure (even access denied, as while an IAM
+		// change propagates) says nothing about the tenant, so it is retried
+		// and never remembered.
+		return c, deliver.Retryable(&e)
+	}
 	classified := awserr.Classify(&e)
 	if h.failureTTL > 0 && !deliver.IsRetryable(classified) {
 		h.mu.Lock()

@@ -276,7 +276,7 @@ func TestSTSErrorsNameTheHop(t *testing.T) {
 		retryable bool
 	}{
 		{"AccessDenied", 403, tenantRoleA, 2, false},
-		{"AccessDenied", 403, centralRole, 1, false},
+		{"AccessDenied", 403, centralRole, 1, true}, // the processor's own role: retried, never dropped
 		{"RegionDisabledException", 403, tenantRoleA, 2, false},
 		{"Throttling", 400, tenantRoleA, 2, true},
 	} {

@@ -314,16 +314,15 @@ type pendingDelete struct{ id, handle string }
 // partial batch after a short pause, and everything left when in closes.
 func (w *Worker) deleteLoop(ctx context.Context, in <-chan pendingDelete) {
 	const linger = 20 * time.Millisecond
-	var ids []string
-	handles := map[string]string{}
+	var batch []pendingDelete
 	flush := func() {
-		if len(ids) == 0 {
+		if len(batch) == 0 {
 			return
 		}
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		w.delete(dctx, ids, handles)
+		w.delete(dctx, batch)
 		cancel()
-		ids, handles = nil, map[string]string{}
+		batch = nil
 	}
 	timer := time.NewTimer(linger)
 	timer.Stop()
@@ -334,12 +333,11 @@ func (w *Worker) deleteLoop(ctx context.Context, in <-chan pendingDelete) {
 				flush()
 				return
 			}
-			if len(ids) == 0 {
+			if len(batch) == 0 {
 				timer.Reset(linger)
 			}
-			ids = append(ids, p.id)
-			handles[p.id] = p.handle
-			if len(ids) == 10 {
+			batch = append(batch, p)
+			if len(batch) == 10 {
 				timer.Stop()
 				flush()
 			}
@@ -349,28 +347,29 @@ func (w *Worker) deleteLoop(ctx context.Context, in <-chan pendingDelete) {
 	}
 }
 
-// delete deletes messages in batches of ten, retrying entries that failed
-// for a reason other than the sender's fault once.
-func (w *Worker) delete(ctx context.Context, ids []string, handles map[string]string) {
-	for chunk := range slices.Chunk(ids, 10) {
+// delete deletes messages (by receipt handle: a message received twice has
+// two) in batches of ten, retrying entries that failed for a reason other
+// than the sender's fault once.
+func (w *Worker) delete(ctx context.Context, msgs []pendingDelete) {
+	for chunk := range slices.Chunk(msgs, 10) {
 		pending := chunk
 		for attempt := 0; attempt < 2 && len(pending) > 0; attempt++ {
 			entries := make([]types.DeleteMessageBatchRequestEntry, len(pending))
-			for i, id := range pending {
-				entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(handles[id])}
+			for i, m := range pending {
+				entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.handle)}
 			}
 			out, err := w.client.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(w.queueURL), Entries: entries})
 			if err != nil {
-				w.opts.Logger.Error("deleting messages failed; they will be redelivered", "messages", pending, "error", err)
+				w.opts.Logger.Error("deleting messages failed; they will be redelivered", "messages", len(pending), "error", err)
 				break
 			}
-			var again []string
+			var again []pendingDelete
 			for _, f := range out.Failed {
 				i, _ := strconv.Atoi(aws.ToString(f.Id))
 				if i < 0 || i >= len(pending) {
 					continue
 				}
-				w.opts.Logger.Warn("deleting a message failed", "message_id", pending[i], "code", aws.ToString(f.Code), "sender_fault", f.SenderFault)
+				w.opts.Logger.Warn("deleting a message failed", "message_id", pending[i].id, "code", aws.ToString(f.Code), "sender_fault", f.SenderFault)
 				if !f.SenderFault {
 					again = append(again, pending[i])
 				}

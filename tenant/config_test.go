@@ -108,6 +108,7 @@ func TestEachRule(t *testing.T) {
 		{"no type", cloudwatch, func(c *tenant.DeliveryConfig) { c.Type = "" }, "type"},
 		{"bad type", cloudwatch, func(c *tenant.DeliveryConfig) { c.Type = "CloudWatch" }, "type"},
 		{"bad type name", cloudwatch, func(c *tenant.DeliveryConfig) { c.Type = "cloudwatch:Archive!" }, "type"},
+		{"type too long", cloudwatch, func(c *tenant.DeliveryConfig) { c.Type = strings.Repeat("a", 65) }, "type"},
 		{"role missing", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "" }, "log_distribution_role_arn"},
 		{"role not iam", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws:s3:::bucket" }, "log_distribution_role_arn"},
 		{"role bad account", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws:iam::2222:role/R" }, "log_distribution_role_arn"},

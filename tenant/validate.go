@@ -62,7 +62,9 @@ func (c DeliveryConfig) Validate() error {
 	switch {
 	case c.Type == "":
 		v.add("type", `is required ("cloudwatch" or "s3", optionally followed by ":name")`)
-	case !typeNamePattern.MatchString(kind) || (hasName && (!typeNamePattern.MatchString(name) || len(c.Type) > 64)):
+	case len(c.Type) > 64:
+		v.add("type", "is longer than 64 characters")
+	case !typeNamePattern.MatchString(kind) || (hasName && !typeNamePattern.MatchString(name)):
 		v.add("type", fmt.Sprintf("%q must be a kind such as \"cloudwatch\" or \"s3\", optionally followed by \":name\" in lower case letters, digits, '.', '_' and '-'", c.Type))
 	}
 	for i, app := range c.DesiredLogs {

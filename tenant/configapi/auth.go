@@ -130,9 +130,17 @@ type HMACOptions struct {
 	Window time.Duration
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
-	// Nonces remembers used nonces until their request's timestamp leaves
-	// the window. Default: a MemoryNonceCache using Now.
+	// Nonces remembers used nonces until their request's timestamp has
+	// left the window by NonceMargin. Default: a MemoryNonceCache using Now.
 	Nonces NonceCache
+	// NonceMargin is how long nonces are kept beyond the window: it covers
+	// the time between the timestamp check and recording the nonce, and
+	// clock differences between servers sharing a NonceCache.
+	// Default: 1 minute.
+	NonceMargin time.Duration
+	// Host is the host signatures must name. Default: the request's Host
+	// header; set it when a proxy in front of the server rewrites Host.
+	Host string
 }
 
 // HMAC authenticates requests signed with the LD-HMAC-SHA256 scheme
@@ -156,6 +164,9 @@ func NewHMAC(keys KeyStore, optFns ...func(*HMACOptions)) *HMAC {
 	}
 	if a.opts.Now == nil {
 		a.opts.Now = time.Now
+	}
+	if a.opts.NonceMargin <= 0 {
+		a.opts.NonceMargin = time.Minute
 	}
 	if a.opts.Nonces == nil {
 		now := a.opts.Now
@@ -185,7 +196,14 @@ func (a *HMAC) Authenticate(r *http.Request, body []byte) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: %s %s is %s from the server's clock", ErrStaleRequest, HeaderDate, date, d.Round(time.Second))
 	}
 	path, query := requestTarget(r)
-	canonical, err := canonicalRequest(r.Method, path, query, date, nonce, body)
+	host := a.opts.Host
+	if host == "" {
+		host = r.Host
+	}
+	canonical, err := canonicalRequest(signed{
+		method: r.Method, host: host, escapedPath: path, rawQuery: query,
+		keyID: keyID, date: date, nonce: nonce, ifMatch: r.Header.Get("If-Match"), body: body,
+	})
 	if err != nil {
 		return Principal{}, err
 	}
@@ -201,12 +219,18 @@ func (a *HMAC) Authenticate(r *http.Request, body []byte) (Principal, error) {
 	}
 	// Only verified requests reach the nonce cache, so that unauthenticated
 	// callers can neither fill it nor burn other callers' nonces.
-	added, err := a.opts.Nonces.Add(r.Context(), keyID+"\x00"+nonce, ts.Add(a.opts.Window))
+	// The nonce is kept longer than the request can be accepted: beyond the
+	// window by NonceMargin, and the timestamp is checked again once the
+	// nonce is recorded, so that no replay fits between the two.
+	added, err := a.opts.Nonces.Add(r.Context(), keyID+"\x00"+nonce, ts.Add(a.opts.Window+a.opts.NonceMargin))
 	if err != nil {
 		return Principal{}, fmt.Errorf("recording nonce: %w", err)
 	}
 	if !added {
 		return Principal{}, fmt.Errorf("%w (key id %q, nonce %q)", ErrReplayed, keyID, nonce)
+	}
+	if d := a.opts.Now().Sub(ts); d > a.opts.Window || d < -a.opts.Window {
+		return Principal{}, fmt.Errorf("%w: %s %s is %s from the server's clock", ErrStaleRequest, HeaderDate, date, d.Round(time.Second))
 	}
 	return Principal{ID: keyID, Scheme: Scheme}, nil
 }
@@ -276,21 +300,28 @@ func mac(secret []byte, canonical string) []byte {
 	return m.Sum(nil)
 }
 
+// signed holds what a request's signature covers.
+type signed struct {
+	method, host, escapedPath, rawQuery, keyID, date, nonce, ifMatch string
+	body                                                              []byte
+}
+
 // canonicalRequest returns the string a request's signature covers:
 //
-//	LD-HMAC-SHA256 \n METHOD \n canonical path \n canonical query \n
-//	X-LD-Date \n X-LD-Nonce \n hex(SHA-256(body))
-func canonicalRequest(method, escapedPath, rawQuery, date, nonce string, body []byte) (string, error) {
-	path, err := canonicalPath(escapedPath)
+//	LD-HMAC-SHA256 \n METHOD \n host \n canonical path \n canonical query \n
+//	key id \n X-LD-Date \n X-LD-Nonce \n If-Match \n hex(SHA-256(body))
+func canonicalRequest(f signed) (string, error) {
+	path, err := canonicalPath(f.escapedPath)
 	if err != nil {
 		return "", err
 	}
-	query, err := canonicalQuery(rawQuery)
+	query, err := canonicalQuery(f.rawQuery)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(body)
-	return strings.Join([]string{Scheme, method, path, query, date, nonce, hex.EncodeToString(sum[:])}, "\n"), nil
+	sum := sha256.Sum256(f.body)
+	return strings.Join([]string{Scheme, f.method, strings.ToLower(f.host), path, query,
+		f.keyID, f.date, f.nonce, f.ifMatch, hex.EncodeToString(sum[:])}, "\n"), nil
 }
 
 // canonicalPath decodes each segment of an escaped path and encodes it
@@ -311,8 +342,9 @@ func canonicalPath(escaped string) (string, error) {
 	return strings.Join(segs, "/"), nil
 }
 
-// canonicalQuery returns the query's parameters sorted by name, then value,
-// each name and value encoded by uriEncode, as name=value joined by "&".
+// canonicalQuery returns the query's parameters sorted by name, the values
+// of a repeated name in the order sent (the server reads the first), each
+// name and value encoded by uriEncode, as name=value joined by "&".
 func canonicalQuery(raw string) (string, error) {
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
@@ -320,9 +352,7 @@ func canonicalQuery(raw string) (string, error) {
 	}
 	pairs := make([]string, 0, len(vals))
 	for _, k := range slices.Sorted(maps.Keys(vals)) {
-		vs := slices.Clone(vals[k])
-		slices.Sort(vs)
-		for _, v := range vs {
+		for _, v := range vals[k] {
 			pairs = append(pairs, uriEncode(k)+"="+uriEncode(v))
 		}
 	}
@@ -348,7 +378,8 @@ func uriEncode(s string) string {
 }
 
 // SignRequest signs req for the LD-HMAC-SHA256 scheme: it sets the
-// X-LD-Date, X-LD-Nonce and Authorization headers. body must be the exact
+// X-LD-Date, X-LD-Nonce and Authorization headers; set If-Match before
+// calling it, as the signature covers it. body must be the exact
 // bytes req will send (nil for none); nonce must be unique per request (16
 // to 128 letters, digits, '-' or '_'). The Client signs every request
 // itself; SignRequest is for other HTTP clients and tests.
@@ -360,7 +391,14 @@ func SignRequest(req *http.Request, body []byte, keyID string, secret []byte, no
 		return fmt.Errorf("configapi: key id %q must be non-empty, without commas or white space", keyID)
 	}
 	date := now.UTC().Format(time.RFC3339)
-	canonical, err := canonicalRequest(req.Method, req.URL.EscapedPath(), req.URL.RawQuery, date, nonce, body)
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	canonical, err := canonicalRequest(signed{
+		method: req.Method, host: host, escapedPath: req.URL.EscapedPath(), rawQuery: req.URL.RawQuery,
+		keyID: keyID, date: date, nonce: nonce, ifMatch: req.Header.Get("If-Match"), body: body,
+	})
 	if err != nil {
 		return fmt.Errorf("configapi: signing %s %s: %w", req.Method, req.URL.Redacted(), err)
 	}

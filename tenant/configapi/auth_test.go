@@ -197,7 +197,7 @@ func TestCanonicalForms(t *testing.T) {
 	for _, tc := range []struct{ raw, want string }{
 		{"", ""},
 		{"limit=10&cursor=abc", "cursor=abc&limit=10"},
-		{"b=2&a=2&a=1", "a=1&a=2&b=2"},
+		{"b=2&a=2&a=1", "a=2&a=1&b=2"}, // a repeated name keeps its order: the server reads the first
 		{"q=a+b&r=a%20b&s=%2F", "q=a%20b&r=a%20b&s=%2F"},
 		{"cursor=YWNtZQ%3D%3D", "cursor=YWNtZQ%3D%3D"},
 		{"flag", "flag="},
@@ -216,16 +216,20 @@ func TestCanonicalForms(t *testing.T) {
 func TestSignatureVector(t *testing.T) {
 	req, err := http.NewRequest(http.MethodPatch, "https://config.example.com/tenants/acme/delivery-configs/s3:archive?b=2&a=1", strings.NewReader(`{"enabled":false}`))
 	require.NoError(t, err)
+	req.Header.Set("If-Match", `"v1"`)
 	require.NoError(t, SignRequest(req, []byte(`{"enabled":false}`), "ops-2026", []byte("s3cr3t"),
 		time.Date(2026, 11, 21, 19, 41, 49, 0, time.UTC), "3q2-7wZ0S9ePj1vQ0nN4xA"))
-	canonical, err := canonicalRequest(req.Method, req.URL.EscapedPath(), req.URL.RawQuery,
-		req.Header.Get(HeaderDate), req.Header.Get(HeaderNonce), []byte(`{"enabled":false}`))
+	canonical, err := canonicalRequest(signed{
+		method: req.Method, host: req.URL.Host, escapedPath: req.URL.EscapedPath(), rawQuery: req.URL.RawQuery,
+		keyID: "ops-2026", date: req.Header.Get(HeaderDate), nonce: req.Header.Get(HeaderNonce),
+		ifMatch: req.Header.Get("If-Match"), body: []byte(`{"enabled":false}`),
+	})
 	require.NoError(t, err)
-	assert.Equal(t, "LD-HMAC-SHA256\nPATCH\n/tenants/acme/delivery-configs/s3%3Aarchive\na=1&b=2\n"+
-		"2026-11-21T19:41:49Z\n3q2-7wZ0S9ePj1vQ0nN4xA\n"+
+	assert.Equal(t, "LD-HMAC-SHA256\nPATCH\nconfig.example.com\n/tenants/acme/delivery-configs/s3%3Aarchive\na=1&b=2\n"+
+		"ops-2026\n2026-11-21T19:41:49Z\n3q2-7wZ0S9ePj1vQ0nN4xA\n\"v1\"\n"+
 		"5acf3ff77b4420677b5923071f303facaba7a9273a346284a667a275df325146", canonical)
 	// Computed independently with Python's hmac module.
-	assert.Equal(t, "LD-HMAC-SHA256 KeyId=ops-2026, Signature=b5a93a754aa906a36f501fcea830e19e4cc11b0522a8b8eaeff528d0b08b718d",
+	assert.Equal(t, "LD-HMAC-SHA256 KeyId=ops-2026, Signature=68666da1cd61362a08f7f6d44de304dd20a5adbbcd9d08233c361074702ff650",
 		req.Header.Get("Authorization"))
 }
 
@@ -309,4 +313,72 @@ func TestFullNonceCacheIsUnavailable(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Equal(t, "5", r.header.Get("Retry-After"))
 	r.problem(t)
+}
+
+func TestIfMatchHostAndKeyAreSigned(t *testing.T) {
+	keys := Keys{"k1": []byte("0123456789abcdef0123456789abcdef"), "k2": []byte("0123456789abcdef0123456789abcdef")}
+	a := NewHMAC(keys)
+	sign := func(nonce string) *http.Request {
+		req := httptest.NewRequest(http.MethodDelete, "http://api.example/tenants/acme/delivery-configs/s3", nil)
+		req.Header.Set("If-Match", `"v1"`)
+		require.NoError(t, SignRequest(req, nil, "k1", keys["k1"], time.Now(), nonce))
+		return req
+	}
+	_, err := a.Authenticate(sign("nonce-000000000001"), nil)
+	require.NoError(t, err)
+
+	stripped := sign("nonce-000000000002")
+	stripped.Header.Del("If-Match")
+	_, err = a.Authenticate(stripped, nil)
+	assert.ErrorIs(t, err, ErrBadSignature, "a conditional delete cannot be made unconditional")
+
+	otherHost := sign("nonce-000000000003")
+	otherHost.Host = "prod.example"
+	_, err = a.Authenticate(otherHost, nil)
+	assert.ErrorIs(t, err, ErrBadSignature, "a request cannot be replayed against another deployment")
+
+	otherKey := sign("nonce-000000000004")
+	otherKey.Header.Set("Authorization", strings.Replace(otherKey.Header.Get("Authorization"), "KeyId=k1", "KeyId=k2", 1))
+	_, err = a.Authenticate(otherKey, nil)
+	assert.ErrorIs(t, err, ErrBadSignature, "keys sharing a secret do not share signatures")
+
+	behindProxy := NewHMAC(keys, func(o *HMACOptions) { o.Host = "api.example" })
+	rewritten := sign("nonce-000000000005")
+	rewritten.Host = "internal:8080"
+	_, err = behindProxy.Authenticate(rewritten, nil)
+	assert.NoError(t, err, "HMACOptions.Host names the host clients sign")
+}
+
+// slowKeys advances the clock on every lookup, like a remote key store.
+type slowKeys struct {
+	Keys
+	advance func()
+}
+
+func (s slowKeys) Secret(ctx context.Context, id string) ([]byte, error) {
+	s.advance()
+	return s.Keys.Secret(ctx, id)
+}
+
+func TestNoReplayAtTheEdgeOfTheWindow(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
+	keys := Keys{"k": []byte("0123456789abcdef0123456789abcdef")}
+	a := NewHMAC(slowKeys{keys, func() { mu.Lock(); now = now.Add(500 * time.Millisecond); mu.Unlock() }},
+		func(o *HMACOptions) { o.Now = clock })
+
+	signedAt := clock()
+	req := httptest.NewRequest(http.MethodGet, "http://api.example/tenants/acme/delivery-configs", nil)
+	require.NoError(t, SignRequest(req, nil, "k", keys["k"], signedAt, "nonce-edge-0000001"))
+	_, err := a.Authenticate(req, nil)
+	require.NoError(t, err)
+
+	// The replay passes the timestamp check 100ms before the window closes;
+	// the slow key lookup then carries it past the window.
+	set(signedAt.Add(DefaultWindow - 100*time.Millisecond))
+	_, err = a.Authenticate(req, nil)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, ErrReplayed) || errors.Is(err, ErrStaleRequest), "%v", err)
 }

@@ -58,10 +58,13 @@
 //
 //	LD-HMAC-SHA256
 //	METHOD                        e.g. PATCH
+//	host                          the Host header, lower case (HMACOptions.Host behind a rewriting proxy)
 //	canonical path                each segment percent-decoded, then re-encoded
-//	canonical query               sorted by name then value, "name=value" joined by "&"
+//	canonical query               sorted by name (a repeated name's values in the order sent), "name=value" joined by "&"
+//	key id                        as in Authorization
 //	X-LD-Date value               as sent
 //	X-LD-Nonce value              as sent
+//	If-Match value                as sent, empty when absent
 //	hex(SHA-256(body))            of the empty string when there is no body
 //
 // Canonical encoding keeps only A-Z, a-z, 0-9, '-', '.', '_' and '~' and
