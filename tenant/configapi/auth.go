@@ -303,7 +303,7 @@ func mac(secret []byte, canonical string) []byte {
 // signed holds what a request's signature covers.
 type signed struct {
 	method, host, escapedPath, rawQuery, keyID, date, nonce, ifMatch string
-	body                                                              []byte
+	body                                                             []byte
 }
 
 // canonicalRequest returns the string a request's signature covers:
