@@ -13,10 +13,9 @@
 // SQS worker and in the Lambda handler, and the tests read back what each
 // tenant received with that tenant's own credentials.
 //
-// Moto fires the bucket's notifications, but its ObjectCreated events carry
-// an eventTime without a zone, which S3 never sends and the library
-// rejects; the tests therefore publish each object's event to the topic
-// themselves, in the shape S3 sends. The s3:TestEvent is moto's own.
+// The notifications are moto's own: the s3:TestEvent sent when the
+// bucket's notification is configured, and the ObjectCreated event of
+// every object written.
 //
 // The package has no code of its own: everything is in its tests.
 package e2e

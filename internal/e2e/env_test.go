@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,29 +122,12 @@ func deploy(t *testing.T, srv *mototest.Server, sc *scenario, opts deployOptions
 		Attributes: map[string]string{"RawMessageDelivery": strconv.FormatBool(opts.rawDelivery)}})
 	require.NoError(t, err)
 
-	// The collectors write the objects, then the bucket's notification is
-	// configured: S3 (and moto) sends an s3:TestEvent through the topic.
-	// Moto fires ObjectCreated events to the topic too, but with an
-	// eventTime without a zone ("2025-08-30T11:27:00.123456"), which real
-	// S3 never sends and the library rejects; so the notifications of the
-	// objects are published to the topic here, in the shape S3 sends, and
-	// the topic and the subscription carry them as in production.
+	// The bucket's notification is configured (S3, and moto, send an
+	// s3:TestEvent through the topic), then the collectors write the
+	// objects and each write's ObjectCreated event travels bucket → topic →
+	// queue as in production.
 	_, err = e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(centralBucket)})
 	require.NoError(t, err)
-	type put struct {
-		o    *object
-		etag string
-		at   time.Time
-	}
-	var puts []put
-	for _, o := range sc.objects {
-		out, err := e.s3.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String(centralBucket), Key: aws.String(o.key), Body: bytes.NewReader(o.body),
-			ContentType: aws.String(contentType), ContentEncoding: aws.String("gzip"),
-		})
-		require.NoError(t, err)
-		puts = append(puts, put{o, strings.Trim(aws.ToString(out.ETag), `"`), time.Now()})
-	}
 	_, err = e.s3.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
 		Bucket: aws.String(centralBucket),
 		NotificationConfiguration: &s3types.NotificationConfiguration{TopicConfigurations: []s3types.TopicConfiguration{{
@@ -154,8 +135,11 @@ func deploy(t *testing.T, srv *mototest.Server, sc *scenario, opts deployOptions
 		}}},
 	})
 	require.NoError(t, err)
-	for i, p := range puts {
-		_, err := e.sns.Publish(ctx, &sns.PublishInput{TopicArn: topic.TopicArn, Message: aws.String(s3Event(p.o, p.etag, len(p.o.body), p.at, i))})
+	for _, o := range sc.objects {
+		_, err := e.s3.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(centralBucket), Key: aws.String(o.key), Body: bytes.NewReader(o.body),
+			ContentType: aws.String(contentType), ContentEncoding: aws.String("gzip"),
+		})
 		require.NoError(t, err)
 	}
 
@@ -175,28 +159,16 @@ func deploy(t *testing.T, srv *mototest.Server, sc *scenario, opts deployOptions
 	return e
 }
 
-// s3Event is the notification S3 sends for a created object
-// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html).
-func s3Event(o *object, etag string, size int, at time.Time, seq int) string {
-	b, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
-		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": mototest.Region,
-		"eventTime":         at.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"eventName":         "ObjectCreated:Put",
-		"userIdentity":      map[string]any{"principalId": "AWS:AROAEXAMPLE:vector"},
-		"requestParameters": map[string]any{"sourceIPAddress": "10.0.1.23"},
-		"responseElements":  map[string]any{"x-amz-request-id": fmt.Sprintf("C3D13FE58DE4C8%02X", seq), "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
-		"s3": map[string]any{
-			"s3SchemaVersion": "1.0", "configurationId": "log-objects",
-			"bucket": map[string]any{"name": centralBucket, "ownerIdentity": map[string]any{"principalId": "A3NL1KOZZKExample"}, "arn": "arn:aws:s3:::" + centralBucket},
-			"object": map[string]any{"key": s3EventKey(o.key), "size": size, "eTag": etag, "sequencer": fmt.Sprintf("0062E99A88DC4079%02X", seq)},
-		},
-	}}})
-	return string(b)
-}
-
-// s3EventKey encodes a key as S3 notifications do: form-encoded, "/" kept.
-func s3EventKey(key string) string {
-	return strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")
+// announces reports whether a message body announces the object key, as
+// the library reads it.
+func announces(body, key string) bool {
+	objs, _ := logdelivery.ParseNotification([]byte(body))
+	for _, o := range objs {
+		if o.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func policy(service, action, resource, condKey, condValue string) string {
