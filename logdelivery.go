@@ -280,7 +280,7 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 		if cfg.TenantID == "" {
 			cfg.TenantID = tenantID
 		}
-		dl, reason, err := d.plan(cfg, now)
+		dl, filter, reason, err := d.plan(cfg, now)
 		for _, o := range objs {
 			r := Result{index: o.index, Object: o.obj, Key: o.key, Destination: cfg.Type, Config: cfg}
 			switch {
@@ -289,7 +289,6 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 			case reason != "":
 				r.Outcome, r.Reason = Skipped, reason
 			default:
-				filter, _ := d.opts.Groups.Expand(cfg.DesiredLogs, cfg.Groups)
 				if !filter.Allows(o.key.Application) {
 					r.Outcome, r.Reason = Skipped, ReasonFiltered
 				} else {
@@ -326,27 +325,28 @@ func (e *storeError) Unwrap() error { return e.err }
 // Is classifies the error as retryable, overriding the store's own class.
 func (e *storeError) Is(target error) bool { return target == deliver.ErrRetryable }
 
-// plan decides what to do with one config: deliver with dl, skip for
-// reason, or fail with err.
-func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) (dl deliver.Deliverer, reason string, err error) {
+// plan decides what to do with one config: deliver with dl the
+// applications filter selects, skip for reason, or fail with err.
+func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) (dl deliver.Deliverer, filter groups.Filter, reason string, err error) {
 	switch {
 	case !cfg.IsEnabled():
-		return nil, ReasonDisabled, nil
+		return nil, filter, ReasonDisabled, nil
 	case cfg.Expired(now):
-		return nil, ReasonExpired, nil
+		return nil, filter, ReasonExpired, nil
 	}
 	if err := cfg.Validate(); err != nil {
 		d.opts.Logger.Warn("invalid delivery config", "tenant", cfg.TenantID, "type", cfg.Type, "error", err)
-		return nil, "", deliver.Permanent(err)
+		return nil, filter, "", deliver.Permanent(err)
 	}
 	dl, ok := d.deliverers[cfg.Kind()]
 	if !ok {
-		return nil, "", deliver.Permanent(fmt.Errorf("%w %q (config %s/%s)", ErrNoDeliverer, cfg.Kind(), cfg.TenantID, cfg.Type))
+		return nil, filter, "", deliver.Permanent(fmt.Errorf("%w %q (config %s/%s)", ErrNoDeliverer, cfg.Kind(), cfg.TenantID, cfg.Type))
 	}
-	if _, warnings := d.opts.Groups.Expand(cfg.DesiredLogs, cfg.Groups); len(warnings) > 0 {
+	filter, warnings := d.opts.Groups.Expand(cfg.DesiredLogs, cfg.Groups)
+	if len(warnings) > 0 {
 		d.opts.Logger.Warn("delivery config names unknown groups", "tenant", cfg.TenantID, "type", cfg.Type, "warnings", warnings)
 	}
-	return dl, "", nil
+	return dl, filter, "", nil
 }
 
 // lookup reads a tenant's configs, holding a worker slot only while it
