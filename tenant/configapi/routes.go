@@ -235,19 +235,29 @@ func serveListAll(c *call) error {
 		return err
 	}
 	items, next, err := c.h.store.List(c.r.Context(), limit, q.Get("cursor"))
-	out := page{Items: items, NextCursor: next}
+	items, invalid, err := c.listed(items, err)
+	if err != nil {
+		return err
+	}
+	c.json(http.StatusOK, page{Items: items, NextCursor: next, InvalidItems: invalid})
+	return nil
+}
+
+// listed returns the configs of a listing (never nil) with the stored items
+// it could not use, or the listing's error when it failed outright.
+func (c *call) listed(items []tenant.DeliveryConfig, err error) ([]tenant.DeliveryConfig, []invalidItem, error) {
+	var invalid []invalidItem
 	var ie *tenant.ItemsError
 	switch {
 	case errors.As(err, &ie):
-		out.InvalidItems = c.invalidItems(ie)
+		invalid = c.invalidItems(ie)
 	case err != nil:
-		return err
+		return nil, nil, err
 	}
-	if out.Items == nil {
-		out.Items = []tenant.DeliveryConfig{}
+	if items == nil {
+		items = []tenant.DeliveryConfig{}
 	}
-	c.json(http.StatusOK, out)
-	return nil
+	return items, invalid, nil
 }
 
 func serveListTenant(c *call) error {
@@ -257,19 +267,11 @@ func serveListTenant(c *call) error {
 	if err := c.authorize(ActionRead, c.tenantID); err != nil {
 		return err
 	}
-	items, err := c.h.store.Configs(c.r.Context(), c.tenantID)
-	out := tenantList{TenantID: c.tenantID, Items: items}
-	var ie *tenant.ItemsError
-	switch {
-	case errors.As(err, &ie):
-		out.InvalidItems = c.invalidItems(ie)
-	case err != nil:
+	items, invalid, err := c.listed(c.h.store.Configs(c.r.Context(), c.tenantID))
+	if err != nil {
 		return err
 	}
-	if out.Items == nil {
-		out.Items = []tenant.DeliveryConfig{}
-	}
-	c.json(http.StatusOK, out)
+	c.json(http.StatusOK, tenantList{TenantID: c.tenantID, Items: items, InvalidItems: invalid})
 	return nil
 }
 
