@@ -67,6 +67,32 @@ func TestGrants(t *testing.T) {
 	}
 }
 
+// serve runs the binary with vars until stop, which cancels ctx (through
+// cancel) and requires a graceful shutdown. It returns the address served.
+func serve(t *testing.T, ctx context.Context, cancel context.CancelFunc, vars map[string]string) (addr string, stop func()) {
+	t.Helper()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, env(vars), ready) }()
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("run ended early: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return addr, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "graceful shutdown")
+		case <-time.After(30 * time.Second):
+			t.Fatal("server did not shut down")
+		}
+	}
+}
+
 func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
@@ -84,17 +110,7 @@ func TestRunWithFileStore(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, env(vars), ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run ended early: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
+	addr, stop := serve(t, ctx, cancel, vars)
 
 	team, err := configapi.NewClient("http://"+addr, "team", []byte(secretB))
 	require.NoError(t, err)
@@ -114,13 +130,7 @@ func TestRunWithFileStore(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, items, 1)
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err, "graceful shutdown")
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not shut down")
-	}
+	stop()
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
 	var stored []tenant.DeliveryConfig

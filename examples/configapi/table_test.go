@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/require"
@@ -35,17 +34,7 @@ func TestRunWithDynamoDBTable(t *testing.T) {
 		"CONFIG_API_GRANTS":    "ops=*",
 		"CONFIG_API_LOG_LEVEL": "warn",
 	}
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, env(vars), ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run ended early: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
+	addr, stop := serve(t, ctx, cancel, vars)
 	c, err := configapi.NewClient("http://"+addr, "ops", []byte(secretA))
 	require.NoError(t, err)
 	_, err = c.Create(ctx, tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "acme-logs"})
@@ -55,11 +44,5 @@ func TestRunWithDynamoDBTable(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 1, "the write reached the table")
 
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not shut down")
-	}
+	stop()
 }
