@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
@@ -185,7 +186,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, objs ...Object) Results {
 	for i, obj := range objs {
 		key, err := d.opts.Template.Parse(obj.Key)
 		if err != nil {
-			c.add(Result{index: i, Object: obj, Outcome: Failed, Err: deliver.Permanent(err)})
+			c.add(Result{index: i, Object: obj, Outcome: Failed, Err: fault.Permanent(err)})
 			continue
 		}
 		if _, ok := byTenant[key.Tenant]; !ok {
@@ -227,7 +228,7 @@ type collector struct {
 
 func (c *collector) add(r Result) {
 	if r.Outcome == Failed && r.Err == nil {
-		r.Err = deliver.Retryable(errors.New("failed without an error"))
+		r.Err = fault.Retryable(errors.New("failed without an error"))
 	}
 	if c.d.opts.Observer != nil {
 		c.d.opts.Observer.ObserveResult(c.ctx, r)
@@ -246,7 +247,7 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 		// class (throttling, or access denied after an IAM change), the
 		// objects are retried, never dropped; a dead-letter queue sets aside
 		// what keeps failing.
-		err = &storeError{tenantID: tenantID, err: err}
+		err = fault.AlwaysRetryable(&storeError{tenantID: tenantID, err: err})
 		for _, o := range objs {
 			c.add(Result{index: o.index, Object: o.obj, Key: o.key, Outcome: Failed, Err: err})
 		}
@@ -257,7 +258,7 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 			d.opts.Logger.Warn("unusable delivery config", "tenant", tenantID, "type", it.Type, "error", it.Err)
 			for _, o := range objs {
 				c.add(Result{index: o.index, Object: o.obj, Key: o.key, Destination: it.Type,
-					Outcome: Failed, Err: deliver.Permanent(it)})
+					Outcome: Failed, Err: fault.Permanent(it)})
 			}
 		}
 	}
@@ -310,7 +311,7 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 	_ = g.Wait()
 }
 
-// storeError is a failed config lookup: always retryable.
+// storeError is a failed config lookup.
 type storeError struct {
 	tenantID string
 	err      error
@@ -321,9 +322,6 @@ func (e *storeError) Error() string {
 }
 
 func (e *storeError) Unwrap() error { return e.err }
-
-// Is classifies the error as retryable, overriding the store's own class.
-func (e *storeError) Is(target error) bool { return target == deliver.ErrRetryable }
 
 // plan decides what to do with one config: deliver with dl the
 // applications filter selects, skip for reason, or fail with err.
@@ -336,11 +334,11 @@ func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) (dl deliver.
 	}
 	if err := cfg.Validate(); err != nil {
 		d.opts.Logger.Warn("invalid delivery config", "tenant", cfg.TenantID, "type", cfg.Type, "error", err)
-		return nil, filter, "", deliver.Permanent(err)
+		return nil, filter, "", fault.Permanent(err)
 	}
 	dl, ok := d.deliverers[cfg.Kind()]
 	if !ok {
-		return nil, filter, "", deliver.Permanent(fmt.Errorf("%w %q (config %s/%s)", ErrNoDeliverer, cfg.Kind(), cfg.TenantID, cfg.Type))
+		return nil, filter, "", fault.Permanent(fmt.Errorf("%w %q (config %s/%s)", ErrNoDeliverer, cfg.Kind(), cfg.TenantID, cfg.Type))
 	}
 	filter, warnings := d.opts.Groups.Expand(cfg.DesiredLogs, cfg.Groups)
 	if len(warnings) > 0 {
@@ -353,7 +351,7 @@ func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) (dl deliver.
 // waits for the store.
 func (d *Dispatcher) lookup(ctx context.Context, tenantID string) ([]tenant.DeliveryConfig, error) {
 	if err := d.sem.Acquire(ctx, 1); err != nil {
-		return nil, deliver.Retryable(err)
+		return nil, fault.Retryable(err)
 	}
 	defer d.sem.Release(1)
 	return d.store.Configs(ctx, tenantID)
@@ -369,12 +367,12 @@ func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.Delivery
 	// never holds one of the shared slots.
 	release, err := d.tenants.acquire(ctx, cfg.TenantID)
 	if err != nil {
-		r.Err = deliver.Retryable(fmt.Errorf("waiting for a delivery slot of tenant %q: %w", cfg.TenantID, err))
+		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot of tenant %q: %w", cfg.TenantID, err))
 		return r
 	}
 	defer release()
 	if err := d.sem.Acquire(ctx, 1); err != nil {
-		r.Err = deliver.Retryable(fmt.Errorf("waiting for a delivery slot: %w", err))
+		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot: %w", err))
 		return r
 	}
 	defer d.sem.Release(1)
@@ -392,7 +390,7 @@ func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.Delivery
 		if p := recover(); p != nil {
 			d.opts.Logger.Error("deliverer panicked", "tenant", cfg.TenantID, "type", cfg.Type,
 				"key", o.obj.Key, "panic", p, "stack", string(debug.Stack()))
-			r.Outcome, r.Err = Failed, deliver.Retryable(fmt.Errorf("%w: %v", ErrPanic, p))
+			r.Outcome, r.Err = Failed, fault.Retryable(fmt.Errorf("%w: %v", ErrPanic, p))
 		}
 	}()
 	r.Started = d.opts.Now()
@@ -409,10 +407,10 @@ func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.Delivery
 
 func (d *Dispatcher) checkDeadline(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return deliver.Retryable(fmt.Errorf("%w: %w", ErrDeadline, err))
+		return fault.Retryable(fmt.Errorf("%w: %w", ErrDeadline, err))
 	}
 	if dl, ok := ctx.Deadline(); ok && dl.Sub(d.opts.Now()) < d.opts.DeadlineReserve {
-		return deliver.Retryable(fmt.Errorf("%w (%s left, reserve %s)", ErrDeadline, dl.Sub(d.opts.Now()).Round(time.Millisecond), d.opts.DeadlineReserve))
+		return fault.Retryable(fmt.Errorf("%w (%s left, reserve %s)", ErrDeadline, dl.Sub(d.opts.Now()).Round(time.Millisecond), d.opts.DeadlineReserve))
 	}
 	return nil
 }
@@ -425,7 +423,7 @@ func (d *Dispatcher) delivery(o indexed, cfg tenant.DeliveryConfig, filter group
 	}
 	open := func(ctx context.Context) (*deliver.Body, error) {
 		if d.opts.Opener == nil {
-			return nil, deliver.Permanent(ErrNoOpener)
+			return nil, fault.Permanent(ErrNoOpener)
 		}
 		body, err := d.opts.Opener.Open(ctx, obj)
 		if err != nil {

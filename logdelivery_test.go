@@ -14,6 +14,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
@@ -52,7 +53,7 @@ func byDest(rs logdelivery.Results) map[string]logdelivery.Result {
 func TestOneDestinationFailsTheOtherIsDelivered(t *testing.T) {
 	store := newStore(t, storetest.CloudWatch("acme"), storetest.S3("acme"))
 	cw := &delivertest.Recorder{Func: func(context.Context, *deliver.Delivery) (deliver.Receipt, error) {
-		return deliver.Receipt{Events: 3, Calls: 1}, deliver.Retryable(errors.New("throttled"))
+		return deliver.Receipt{Events: 3, Calls: 1}, fault.Retryable(errors.New("throttled"))
 	}}
 	s3 := &delivertest.Recorder{}
 	d := newDispatcher(t, store, map[string]deliver.Deliverer{"cloudwatch": cw, "s3": s3})
@@ -62,7 +63,7 @@ func TestOneDestinationFailsTheOtherIsDelivered(t *testing.T) {
 	got := byDest(rs)
 
 	assert.Equal(t, logdelivery.Failed, got["m1|cloudwatch"].Outcome)
-	assert.True(t, deliver.IsRetryable(got["m1|cloudwatch"].Err))
+	assert.True(t, fault.IsRetryable(got["m1|cloudwatch"].Err))
 	assert.Contains(t, got["m1|cloudwatch"].Err.Error(), "throttled")
 	assert.Equal(t, int64(3), got["m1|cloudwatch"].Receipt.Events, "a partial receipt is kept")
 
@@ -214,7 +215,7 @@ func TestSkipsAndConfigFailures(t *testing.T) {
 		inv := got[id+"|s3:invalid"]
 		assert.Equal(t, logdelivery.Failed, inv.Outcome)
 		assert.ErrorIs(t, inv.Err, tenant.ErrInvalidConfig)
-		assert.False(t, deliver.IsRetryable(inv.Err))
+		assert.False(t, fault.IsRetryable(inv.Err))
 		assert.ErrorIs(t, got[id+"|loki"].Err, logdelivery.ErrNoDeliverer)
 	}
 	assert.Equal(t, logdelivery.Skipped, got["m1|cloudwatch:audit"].Outcome)
@@ -225,7 +226,7 @@ func TestSkipsAndConfigFailures(t *testing.T) {
 	assert.Equal(t, logdelivery.ReasonNoConfig, got["m3|"].Reason)
 
 	assert.Equal(t, logdelivery.Failed, got["m4|"].Outcome)
-	assert.False(t, deliver.IsRetryable(got["m4|"].Err), "a bad key is permanent")
+	assert.False(t, fault.IsRetryable(got["m4|"].Err), "a bad key is permanent")
 
 	assert.Len(t, rec.Deliveries(), 3, "m1→s3, m2→s3, m2→cloudwatch:audit")
 	assert.Empty(t, rs.RetryIDs(), "only permanent failures")
@@ -256,11 +257,11 @@ func TestStoreFailuresStayWithTheirTenant(t *testing.T) {
 	)
 	got := byDest(rs)
 	assert.Equal(t, logdelivery.Failed, got["down|"].Outcome)
-	assert.True(t, deliver.IsRetryable(got["down|"].Err), "a store outage is retried")
+	assert.True(t, fault.IsRetryable(got["down|"].Err), "a store outage is retried")
 	assert.ErrorContains(t, got["down|"].Err, `tenant "down"`)
 
 	assert.Equal(t, logdelivery.Failed, got["partial|cloudwatch"].Outcome, "the bad item is reported as its destination")
-	assert.False(t, deliver.IsRetryable(got["partial|cloudwatch"].Err))
+	assert.False(t, fault.IsRetryable(got["partial|cloudwatch"].Err))
 	assert.Equal(t, logdelivery.Delivered, got["partial|s3"].Outcome, "the tenant's good item still delivers")
 	assert.Equal(t, logdelivery.Delivered, got["ok|s3"].Outcome)
 	assert.Equal(t, []string{"down"}, rs.RetryIDs())
@@ -275,7 +276,7 @@ func TestDeadlineReserve(t *testing.T) {
 	rs := d.Dispatch(ctx, obj("m1", "c/acme/app/pod/f.gz"))
 	require.Len(t, rs, 1)
 	assert.ErrorIs(t, rs[0].Err, logdelivery.ErrDeadline)
-	assert.True(t, deliver.IsRetryable(rs[0].Err))
+	assert.True(t, fault.IsRetryable(rs[0].Err))
 	assert.Empty(t, rec.Deliveries(), "nothing started that could not finish")
 	assert.Equal(t, []string{"m1"}, rs.RetryIDs())
 
@@ -304,7 +305,7 @@ func TestNoOpener(t *testing.T) {
 	d := newDispatcher(t, newStore(t, storetest.S3("acme")), map[string]deliver.Deliverer{"s3": rec})
 	rs := d.Dispatch(context.Background(), obj("m", "c/acme/app/pod/f.gz"))
 	assert.ErrorIs(t, rs[0].Err, logdelivery.ErrNoOpener)
-	assert.False(t, deliver.IsRetryable(rs[0].Err))
+	assert.False(t, fault.IsRetryable(rs[0].Err))
 }
 
 type observer struct {
@@ -369,14 +370,44 @@ func TestPerTenantLimitSpansDispatchCalls(t *testing.T) {
 type deniedStore struct{}
 
 func (deniedStore) Configs(context.Context, string) ([]tenant.DeliveryConfig, error) {
-	return nil, deliver.Permanent(errors.New("AccessDeniedException: not authorized to perform dynamodb:Query"))
+	return nil, fault.Permanent(errors.New("AccessDeniedException: not authorized to perform dynamodb:Query"))
 }
 
 func TestStoreErrorsAreAlwaysRetried(t *testing.T) {
 	d := newDispatcher(t, deniedStore{}, map[string]deliver.Deliverer{"s3": &delivertest.Recorder{}})
 	rs := d.Dispatch(context.Background(), obj("m1", "c/acme/app/pod/f.gz"))
 	require.Len(t, rs, 1)
-	assert.True(t, deliver.IsRetryable(rs[0].Err), "the processor's own access problem must not drop the tenant's logs")
+	assert.True(t, fault.IsRetryable(rs[0].Err), "the processor's own access problem must not drop the tenant's logs")
 	assert.ErrorContains(t, rs[0].Err, "AccessDeniedException")
 	assert.Equal(t, []string{"m1"}, rs.RetryIDs())
+}
+
+// Results.Err and RetryIDs answer the retry question alike, also when some
+// objects failed permanently and others retryably.
+func TestResultsErrAgreesWithRetryIDs(t *testing.T) {
+	store := newStore(t, storetest.S3("acme"), storetest.S3("globex"))
+	s3 := &delivertest.Recorder{Func: func(_ context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
+		if d.Key.Tenant == "acme" {
+			return deliver.Receipt{}, fault.Permanent(errors.New("NoSuchBucket"))
+		}
+		return deliver.Receipt{}, fault.Retryable(errors.New("SlowDown"))
+	}}
+	d := newDispatcher(t, store, map[string]deliver.Deliverer{"s3": s3})
+
+	rs := d.Dispatch(context.Background(), obj("m1", "c/acme/app/pod/f.gz"), obj("m2", "c/globex/app/pod/f.gz"))
+	assert.Equal(t, []string{"m2"}, rs.RetryIDs())
+	assert.Equal(t, []string{"m1"}, rs.PermanentFailureIDs())
+	err := rs.Err()
+	assert.True(t, fault.IsRetryable(err), "some object needs a retry: %v", err)
+	assert.NotErrorIs(t, err, fault.ErrPermanent, "errors.Is agrees")
+	var de *logdelivery.DispatchError
+	require.ErrorAs(t, err, &de)
+	assert.Len(t, de.Failures, 2, "every failure is listed")
+	assert.ErrorContains(t, err, "NoSuchBucket")
+
+	rs = d.Dispatch(context.Background(), obj("m1", "c/acme/app/pod/f.gz"))
+	assert.True(t, fault.IsPermanent(rs.Err()))
+	assert.Empty(t, rs.RetryIDs())
+
+	assert.NoError(t, logdelivery.Results{}.Err())
 }

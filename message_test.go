@@ -13,6 +13,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
 )
 
@@ -33,7 +34,7 @@ func TestDispatchMessages(t *testing.T) {
 		case "flaky":
 			return deliver.Receipt{}, errors.New("503")
 		case "denied":
-			return deliver.Receipt{}, deliver.Permanent(errors.New("AccessDenied"))
+			return deliver.Receipt{}, fault.Permanent(errors.New("AccessDenied"))
 		}
 		return deliver.Receipt{Objects: 1}, nil
 	}}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 )
 
@@ -31,9 +31,9 @@ func (e *NotificationError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrMalformedNotification) and
-// errors.Is(err, deliver.ErrPermanent) true.
+// errors.Is(err, fault.ErrPermanent) true.
 func (e *NotificationError) Is(target error) bool {
-	return target == ErrMalformedNotification || target == deliver.ErrPermanent
+	return target == ErrMalformedNotification || target == fault.ErrPermanent
 }
 
 func (e *NotificationError) Unwrap() error { return e.Err }

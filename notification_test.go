@@ -11,6 +11,7 @@ import (
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 )
 
@@ -100,7 +101,7 @@ func TestParseMalformed(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, objs)
 			assert.ErrorIs(t, err, logdelivery.ErrMalformedNotification)
-			assert.False(t, deliver.IsRetryable(err), "a malformed body is permanent")
+			assert.False(t, fault.IsRetryable(err), "a malformed body is permanent")
 			var ne *logdelivery.NotificationError
 			require.True(t, errors.As(err, &ne))
 			assert.NotEmpty(t, ne.Reason)

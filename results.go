@@ -2,11 +2,12 @@ package logdelivery
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -57,8 +58,8 @@ type Result struct {
 	Outcome     Outcome
 	Reason      string          // why the pair was skipped
 	Receipt     deliver.Receipt // what reached the destination, even on failure
-	// Err is the failure, classified: use deliver.IsRetryable, or errors.Is
-	// with deliver.ErrPermanent / deliver.ErrRetryable.
+	// Err is the failure, classified: use fault.IsRetryable, or errors.Is
+	// with fault.ErrPermanent.
 	Err      error
 	Started  time.Time
 	Duration time.Duration
@@ -67,7 +68,7 @@ type Result struct {
 }
 
 // Retryable reports whether the result is a failure worth retrying.
-func (r Result) Retryable() bool { return r.Outcome == Failed && deliver.IsRetryable(r.Err) }
+func (r Result) Retryable() bool { return r.Outcome == Failed && fault.IsRetryable(r.Err) }
 
 // MarshalJSON encodes the result as a flat, stable JSON object, one per
 // line in logs or tools:
@@ -151,10 +152,12 @@ func (rs Results) Count(o Outcome) int {
 	return n
 }
 
-// Err returns every failure joined (errors.Join), each naming its object
-// and destination, or nil when nothing failed.
+// Err returns nil when nothing failed, or a *DispatchError listing every
+// failure. Its class agrees with RetryIDs: it is retryable exactly when
+// some object needs a retry (fault.IsRetryable(rs.Err()) ==
+// (len(rs.RetryIDs()) > 0)), and permanent otherwise.
 func (rs Results) Err() error {
-	var errs []error
+	var e DispatchError
 	for _, r := range rs {
 		if r.Outcome != Failed {
 			continue
@@ -163,9 +166,46 @@ func (rs Results) Err() error {
 		if dest == "" {
 			dest = "(all destinations)"
 		}
-		errs = append(errs, &ResultError{Bucket: r.Object.Bucket, Key: r.Object.Key, Destination: dest, Err: r.Err})
+		e.Failures = append(e.Failures, &ResultError{Bucket: r.Object.Bucket, Key: r.Object.Key, Destination: dest, Err: r.Err})
 	}
-	return errors.Join(errs...)
+	if len(e.Failures) == 0 {
+		return nil
+	}
+	return &e
+}
+
+// DispatchError is the failures of one Dispatch call, from Results.Err.
+type DispatchError struct {
+	Failures []*ResultError // every failure, in result order
+}
+
+func (e *DispatchError) Error() string {
+	msgs := make([]string, len(e.Failures))
+	for i, f := range e.Failures {
+		msgs[i] = f.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap returns the failures that decide the error's class, for errors.Is
+// and errors.As: the retryable ones when some object needs a retry (a
+// permanent failure of another object does not stop that retry), every
+// failure otherwise. Failures holds them all.
+func (e *DispatchError) Unwrap() []error {
+	var retry []error
+	for _, f := range e.Failures {
+		if fault.IsRetryable(f.Err) {
+			retry = append(retry, f)
+		}
+	}
+	if len(retry) > 0 {
+		return retry
+	}
+	all := make([]error, len(e.Failures))
+	for i, f := range e.Failures {
+		all[i] = f
+	}
+	return all
 }
 
 // ResultError is one failure in Results.Err.

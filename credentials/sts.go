@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 
-	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/awserr"
 )
 
@@ -28,7 +28,7 @@ var ErrMalformedRoleARN = errors.New("malformed role ARN")
 var roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
 
 // AssumeRoleError reports which hop of a role chain failed. It is returned
-// classified (see deliver.IsRetryable): at a tenant's hop, access denied, a
+// classified (see fault.IsRetryable): at a tenant's hop, access denied, a
 // malformed role and a disabled region are permanent, throttling and 5xx
 // retryable; any failure of the central role (the processor's own, shared
 // by every tenant) is retryable.
@@ -199,7 +199,7 @@ func (s *STS) Provider(_ context.Context, region string, hops ...Hop) (aws.Crede
 		region = s.opts.Region
 	}
 	if region == "" {
-		return nil, deliver.Permanent(errors.New("credentials: no region for STS: give one to Provider or set STSOptions.Region"))
+		return nil, fault.Permanent(errors.New("credentials: no region for STS: give one to Provider or set STSOptions.Region"))
 	}
 	chain := make([]Hop, 0, len(hops)+1)
 	if s.central != "" {
@@ -214,7 +214,7 @@ func (s *STS) Provider(_ context.Context, region string, hops ...Hop) (aws.Crede
 	}
 	for i, h := range chain {
 		if !roleARNPattern.MatchString(h.RoleARN) {
-			return nil, deliver.Permanent(&AssumeRoleError{Hop: i + 1, Hops: len(chain), RoleARN: h.RoleARN, Region: region, Err: ErrMalformedRoleARN})
+			return nil, fault.Permanent(&AssumeRoleError{Hop: i + 1, Hops: len(chain), RoleARN: h.RoleARN, Region: region, Err: ErrMalformedRoleARN})
 		}
 	}
 	if len(chain) == 0 {
@@ -321,10 +321,10 @@ func (h *hopProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		// every tenant: its failure (even access denied, as while an IAM
 		// change propagates) says nothing about the tenant, so it is retried
 		// and never remembered.
-		return c, deliver.Retryable(&e)
+		return c, fault.Retryable(&e)
 	}
 	classified := awserr.Classify(&e)
-	if h.failureTTL > 0 && !deliver.IsRetryable(classified) {
+	if h.failureTTL > 0 && !fault.IsRetryable(classified) {
 		h.mu.Lock()
 		h.failed, h.failedTill = classified, h.now().Add(h.failureTTL)
 		h.mu.Unlock()

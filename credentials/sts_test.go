@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logdelivery/logdelivery/credentials"
-	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 )
 
 const (
@@ -299,7 +299,7 @@ func TestSTSErrorsNameTheHop(t *testing.T) {
 			assert.Equal(t, "eu-west-1", are.Region)
 			assert.Contains(t, err.Error(), fmt.Sprintf("hop %d of 2 (%s)", tc.hop, tc.failRole))
 			assert.Contains(t, err.Error(), tc.code)
-			assert.Equal(t, tc.retryable, deliver.IsRetryable(err), "%v", err)
+			assert.Equal(t, tc.retryable, fault.IsRetryable(err), "%v", err)
 		})
 	}
 }
@@ -309,7 +309,7 @@ func TestSTSMalformedRole(t *testing.T) {
 	c := newChain(t, f)
 	_, err := c.Provider(context.Background(), "eu-west-1", credentials.Hop{RoleARN: "arn:aws:iam::22222:role/x"})
 	require.ErrorIs(t, err, credentials.ErrMalformedRoleARN)
-	assert.True(t, deliver.IsPermanent(err))
+	assert.True(t, fault.IsPermanent(err))
 	var are *credentials.AssumeRoleError
 	require.ErrorAs(t, err, &are)
 	assert.Equal(t, 2, are.Hop)
@@ -386,7 +386,7 @@ func TestSTSUsesRegionalEndpoints(t *testing.T) {
 	require.NoError(t, err)
 	_, err = retrieve(t, c, "eu-central-1", credentials.Hop{RoleARN: tenantRoleA})
 	require.Error(t, err)
-	assert.True(t, deliver.IsRetryable(err), "a network failure is retryable: %v", err)
+	assert.True(t, fault.IsRetryable(err), "a network failure is retryable: %v", err)
 	require.NotEmpty(t, rec.hosts)
 	assert.Equal(t, "sts.eu-central-1.amazonaws.com", rec.hosts[0])
 }
@@ -421,7 +421,7 @@ func TestSTSRemembersPermanentFailures(t *testing.T) {
 	for range 3 {
 		_, err := retrieve(t, c, "us-east-2", credentials.Hop{RoleARN: tenantRoleA})
 		require.ErrorContains(t, err, "AccessDenied")
-		assert.False(t, deliver.IsRetryable(err))
+		assert.False(t, fault.IsRetryable(err))
 	}
 	assert.Equal(t, 1, tenantCalls(), "a denied role is not asked again within the failure TTL")
 
@@ -429,7 +429,7 @@ func TestSTSRemembersPermanentFailures(t *testing.T) {
 	throttle.Store(true)
 	for range 2 {
 		_, err := retrieve(t, c, "us-east-2", credentials.Hop{RoleARN: tenantRoleA})
-		assert.True(t, deliver.IsRetryable(err))
+		assert.True(t, fault.IsRetryable(err))
 	}
 	assert.Equal(t, 3, tenantCalls(), "after the TTL STS is asked again; retryable failures are never remembered")
 }

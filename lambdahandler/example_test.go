@@ -10,6 +10,7 @@ import (
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/lambdahandler"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
@@ -27,7 +28,7 @@ func ExampleHandler_Handle() {
 	}
 	copyObject := deliver.DelivererFunc(func(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
 		if d.Key.Tenant == "globex" {
-			return deliver.Receipt{}, deliver.Retryable(errors.New("SlowDown"))
+			return deliver.Receipt{}, fault.Retryable(errors.New("SlowDown"))
 		}
 		return deliver.Receipt{Objects: 1}, nil
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/lambdahandler"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
@@ -39,9 +40,9 @@ func TestBatchItemFailures(t *testing.T) {
 	rec := &delivertest.Recorder{Func: func(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
 		switch d.Key.Tenant {
 		case "flaky":
-			return deliver.Receipt{}, deliver.Retryable(errors.New("SlowDown"))
+			return deliver.Receipt{}, fault.Retryable(errors.New("SlowDown"))
 		case "denied":
-			return deliver.Receipt{}, deliver.Permanent(errors.New("AccessDenied"))
+			return deliver.Receipt{}, fault.Permanent(errors.New("AccessDenied"))
 		case "slow":
 			<-ctx.Done() // outlives the invocation: cut short by the reserve
 			return deliver.Receipt{}, ctx.Err()

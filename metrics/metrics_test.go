@@ -17,6 +17,7 @@ import (
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/metrics"
 )
@@ -30,9 +31,9 @@ func results() []logdelivery.Result {
 			Started: t0.Add(2 * time.Second), Duration: 500 * time.Millisecond,
 			Receipt: deliver.Receipt{Events: 100, Rejected: 2, Dropped: 3, Truncated: 1, Bytes: 4096}},
 		{Key: acme, Destination: "cloudwatch", Outcome: logdelivery.Failed, Err: errors.New("throttled")},
-		{Key: acme, Destination: "s3", Outcome: logdelivery.Failed, Err: deliver.Permanent(errors.New("NoSuchBucket"))},
+		{Key: acme, Destination: "s3", Outcome: logdelivery.Failed, Err: fault.Permanent(errors.New("NoSuchBucket"))},
 		{Key: acme, Destination: "s3:archive", Outcome: logdelivery.Skipped, Reason: logdelivery.ReasonFiltered},
-		{Outcome: logdelivery.Failed, Err: deliver.Permanent(errors.New("bad key"))},
+		{Outcome: logdelivery.Failed, Err: fault.Permanent(errors.New("bad key"))},
 	}
 }
 

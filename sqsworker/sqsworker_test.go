@@ -19,6 +19,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/sqsworker"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
@@ -161,7 +162,7 @@ func TestSettlesEveryMessage(t *testing.T) {
 		case "flaky":
 			return deliver.Receipt{}, errors.New("throttled")
 		case "denied":
-			return deliver.Receipt{}, deliver.Permanent(errors.New("AccessDenied"))
+			return deliver.Receipt{}, fault.Permanent(errors.New("AccessDenied"))
 		}
 		return deliver.Receipt{Objects: 1}, nil
 	})

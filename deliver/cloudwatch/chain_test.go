@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logdelivery/logdelivery/credentials"
-	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/fakecwl"
 )
 
@@ -115,7 +115,7 @@ func TestDeliverAccessDeniedNamesTheHop(t *testing.T) {
 	require.NoError(t, err)
 	rcpt, err := d.Deliver(context.Background(), delivery(records(25000, 0)))
 	require.Error(t, err)
-	assert.True(t, deliver.IsPermanent(err), "%v", err)
+	assert.True(t, fault.IsPermanent(err), "%v", err)
 	var are *credentials.AssumeRoleError
 	require.ErrorAs(t, err, &are)
 	assert.Equal(t, 2, are.Hop)

@@ -63,6 +63,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/awserr"
 	"github.com/logdelivery/logdelivery/internal/cwbatch"
 	"github.com/logdelivery/logdelivery/keyparse"
@@ -252,20 +253,20 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
 	cfg := d.Config
 	if cfg.Kind() != tenant.KindCloudWatch {
-		return deliver.Receipt{}, deliver.Permanent(fmt.Errorf("cloudwatch: config %s/%s is not a cloudwatch destination", cfg.TenantID, cfg.Type))
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: config %s/%s is not a cloudwatch destination", cfg.TenantID, cfg.Type))
 	}
 	if cfg.LogGroupName == "" {
-		return deliver.Receipt{}, deliver.Permanent(fmt.Errorf("cloudwatch: config %s/%s has no log_group_name", cfg.TenantID, cfg.Type))
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: config %s/%s has no log_group_name", cfg.TenantID, cfg.Type))
 	}
 	if d.Records == nil {
-		return deliver.Receipt{}, deliver.Permanent(errors.New("cloudwatch: delivery has no record reader"))
+		return deliver.Receipt{}, fault.Permanent(errors.New("cloudwatch: delivery has no record reader"))
 	}
 	region := cfg.TargetRegion
 	if region == "" {
 		region = dv.opts.Region
 	}
 	if region == "" {
-		return deliver.Receipt{}, deliver.Permanent(fmt.Errorf("cloudwatch: config %s/%s has no target_region and no default region is set", cfg.TenantID, cfg.Type))
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: config %s/%s has no target_region and no default region is set", cfg.TenantID, cfg.Type))
 	}
 	var hops []credentials.Hop
 	if cfg.LogDistributionRoleARN != "" {
@@ -395,7 +396,7 @@ func (r *run) read(rr deliver.RecordReader) error {
 		}
 		st, err := r.stream(rec)
 		if err != nil {
-			r.fail("", deliver.Permanent(err), 0)
+			r.fail("", fault.Permanent(err), 0)
 			return nil
 		}
 		ev, out := cwbatch.Prepare(rec.Message, rec.Time, r.now, r.dv.opts.MaxEventSize)
@@ -684,7 +685,7 @@ func (r *run) create(stream string) (int, error) {
 	case code != "ResourceNotFoundException":
 		return calls, fmt.Errorf("create log stream: %w", err)
 	case !r.dv.opts.CreateLogGroup:
-		return calls, deliver.Permanent(fmt.Errorf("log group does not exist (the tenant must create it, or enable Options.CreateLogGroup): %w", err))
+		return calls, fault.Permanent(fmt.Errorf("log group does not exist (the tenant must create it, or enable Options.CreateLogGroup): %w", err))
 	}
 	calls++
 	_, err = r.client.CreateLogGroup(r.ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &r.group})

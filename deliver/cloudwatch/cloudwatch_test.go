@@ -20,6 +20,7 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/fakecwl"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
@@ -322,7 +323,7 @@ func TestDeliverReportsPartialFailure(t *testing.T) {
 	d := newDeliverer(t, f, func(o *cloudwatch.Options) { o.MaxAttempts = 3; o.Concurrency = 1 })
 	rcpt, err := d.Deliver(context.Background(), delivery(records(45000, 0)))
 	require.Error(t, err)
-	assert.True(t, deliver.IsRetryable(err), "throttling is retryable: %v", err)
+	assert.True(t, fault.IsRetryable(err), "throttling is retryable: %v", err)
 	var de *cloudwatch.DeliveryError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, int64(20000), de.Delivered)
@@ -339,7 +340,7 @@ func TestDeliverMissingGroup(t *testing.T) {
 		d := newDeliverer(t, f)
 		rcpt, err := d.Deliver(context.Background(), delivery(records(5, 0)))
 		require.Error(t, err)
-		assert.True(t, deliver.IsPermanent(err), "%v", err)
+		assert.True(t, fault.IsPermanent(err), "%v", err)
 		assert.Contains(t, err.Error(), group)
 		assert.Contains(t, err.Error(), "log group does not exist")
 		assert.Zero(t, rcpt.Events)
@@ -428,7 +429,7 @@ func TestDeliverHonoursDeadline(t *testing.T) {
 	defer cancel()
 	_, err := d.Deliver(ctx, delivery(records(10, 0)))
 	require.Error(t, err)
-	assert.True(t, deliver.IsRetryable(err))
+	assert.True(t, fault.IsRetryable(err))
 	assert.NoError(t, ctx.Err(), "gave up before the deadline instead of sleeping past it")
 	assert.LessOrEqual(t, f.Calls("PutLogEvents"), 2)
 }
@@ -458,7 +459,7 @@ func TestDeliverRegion(t *testing.T) {
 	noRegion := newDeliverer(t, f, mk, func(o *cloudwatch.Options) { o.AWSConfig.Region = "" })
 	_, err = noRegion.Deliver(context.Background(), delivery(records(1, 0)))
 	require.Error(t, err)
-	assert.True(t, deliver.IsPermanent(err))
+	assert.True(t, fault.IsPermanent(err))
 	assert.Contains(t, err.Error(), "no target_region")
 }
 
@@ -508,11 +509,11 @@ func TestDeliverReadError(t *testing.T) {
 	del := delivery(nil)
 	recs := records(5, 0)
 	del.Records = func(context.Context) (deliver.RecordReader, error) {
-		return &sliceReader{recs: recs, err: deliver.Permanent(errors.New("corrupt gzip"))}, nil
+		return &sliceReader{recs: recs, err: fault.Permanent(errors.New("corrupt gzip"))}, nil
 	}
 	rcpt, err := d.Deliver(context.Background(), del)
 	require.Error(t, err)
-	assert.True(t, deliver.IsPermanent(err))
+	assert.True(t, fault.IsPermanent(err))
 	assert.Contains(t, err.Error(), "corrupt gzip")
 	assert.Equal(t, int64(5), rcpt.Events, "records before the error are delivered")
 }
@@ -523,7 +524,7 @@ func TestDeliverRejectsOtherKinds(t *testing.T) {
 	del.Config.Type = "s3"
 	_, err := d.Deliver(context.Background(), del)
 	require.Error(t, err)
-	assert.True(t, deliver.IsPermanent(err))
+	assert.True(t, fault.IsPermanent(err))
 }
 
 func TestNewRejectsBadTemplate(t *testing.T) {
@@ -557,7 +558,7 @@ func TestDeliverCancelledContext(t *testing.T) {
 	cancel()
 	rcpt, err := d.Deliver(ctx, delivery(records(20000, 0)))
 	require.Error(t, err)
-	assert.True(t, deliver.IsRetryable(err))
+	assert.True(t, fault.IsRetryable(err))
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Zero(t, rcpt.Events)
 	assert.Zero(t, f.EventCount(group, stream))

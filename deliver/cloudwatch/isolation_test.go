@@ -15,6 +15,7 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -128,7 +129,7 @@ func TestStreamLockIsPerTenantAccountAndHonoursDeadlines(t *testing.T) {
 	case err := <-again:
 		require.Error(t, err)
 		assert.True(t, errors.Is(err, context.Canceled))
-		assert.True(t, deliver.IsRetryable(err))
+		assert.True(t, fault.IsRetryable(err))
 	case <-time.After(10 * time.Second):
 		t.Fatal("a delivery waiting for a stream lock ignored its context")
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 )
 
@@ -62,11 +63,11 @@ func New(dir string, optFns ...func(*Options)) (*Deliverer, error) {
 func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
 	rel, err := d.tmpl.Expand(dl.Key, map[string]string{"bucket_prefix": dl.Config.Prefix()})
 	if err != nil {
-		return deliver.Receipt{}, deliver.Permanent(err)
+		return deliver.Receipt{}, fault.Permanent(err)
 	}
 	rel = path.Join(dl.Config.BucketName, rel)
 	if !filepath.IsLocal(rel) {
-		return deliver.Receipt{}, deliver.Permanent(fmt.Errorf("destination path %q leaves the output directory", rel))
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("destination path %q leaves the output directory", rel))
 	}
 	root, err := os.OpenRoot(d.dir)
 	if err != nil {
@@ -127,7 +128,7 @@ func (o Opener) Open(_ context.Context, obj deliver.Object) (*deliver.Body, erro
 	f, err := o.FS.Open(obj.Key)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
-			return nil, deliver.Permanent(fmt.Errorf("file: %w", err))
+			return nil, fault.Permanent(fmt.Errorf("file: %w", err))
 		}
 		return nil, fmt.Errorf("file: %w", err)
 	}
@@ -138,7 +139,7 @@ func (o Opener) Open(_ context.Context, obj deliver.Object) (*deliver.Body, erro
 	}
 	if info.IsDir() {
 		f.Close()
-		return nil, deliver.Permanent(fmt.Errorf("file: %s is a directory", obj.Key))
+		return nil, fault.Permanent(fmt.Errorf("file: %s is a directory", obj.Key))
 	}
 	b := &deliver.Body{ReadCloser: f, Size: info.Size(), LastModified: info.ModTime()}
 	name := obj.Key

@@ -14,6 +14,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/file"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -71,6 +72,6 @@ func TestOpener(t *testing.T) {
 	for _, key := range []string{"missing.gz", "../etc/passwd", "dir"} {
 		_, err := o.Open(context.Background(), deliver.Object{Key: key})
 		require.Error(t, err, key)
-		assert.False(t, deliver.IsRetryable(err), "%s: cannot succeed later", key)
+		assert.False(t, fault.IsRetryable(err), "%s: cannot succeed later", key)
 	}
 }

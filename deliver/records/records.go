@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -107,15 +108,15 @@ type batch struct {
 // is returned as classified by the decoder.
 func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deliver.Receipt, err error) {
 	if kind := d.Config.Kind(); kind != tenant.KindCloudWatch {
-		return rcpt, deliver.Permanent(fmt.Errorf("records: config %s/%s is of kind %q, want %q", d.Config.TenantID, d.Config.Type, kind, tenant.KindCloudWatch))
+		return rcpt, fault.Permanent(fmt.Errorf("records: config %s/%s is of kind %q, want %q", d.Config.TenantID, d.Config.Type, kind, tenant.KindCloudWatch))
 	}
 	groupDir, err := w.groupDir(d.Config.LogGroupName)
 	if err != nil {
-		return rcpt, deliver.Permanent(err)
+		return rcpt, fault.Permanent(err)
 	}
 	rcpt.Location = groupDir
 	if d.Records == nil {
-		return rcpt, deliver.Permanent(errors.New("records: delivery has no record stream"))
+		return rcpt, fault.Permanent(errors.New("records: delivery has no record stream"))
 	}
 	rr, err := d.Records(ctx)
 	if err != nil {
@@ -158,7 +159,7 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 	for i := 0; ; i++ {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				readErr = deliver.Retryable(fmt.Errorf("records: delivering s3://%s/%s: %w", d.Object.Bucket, d.Object.Key, err))
+				readErr = fault.Retryable(fmt.Errorf("records: delivering s3://%s/%s: %w", d.Object.Bucket, d.Object.Key, err))
 				break
 			}
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/records"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/decode"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
@@ -153,7 +154,7 @@ func TestInvalidGroupNames(t *testing.T) {
 	w, _ := records.New(filepath.Join(dir, "out"))
 	for _, group := range []string{"", "..", "a/../../b", "./x", "a\\b", "a b", strings.Repeat("g", 513), "/", "a/./b"} {
 		rcpt, err := w.Deliver(context.Background(), delivery(t, group, "hello\n"))
-		if err == nil || !deliver.IsPermanent(err) || !errors.Is(err, records.ErrInvalidName) || rcpt.Events != 0 {
+		if err == nil || !fault.IsPermanent(err) || !errors.Is(err, records.ErrInvalidName) || rcpt.Events != 0 {
 			t.Errorf("group %q: %+v, %v; want a permanent ErrInvalidName", group, rcpt, err)
 		}
 	}
@@ -167,7 +168,7 @@ func TestWrongKind(t *testing.T) {
 	w, _ := records.New(t.TempDir())
 	d := delivery(t, "g", "x\n")
 	d.Config.Type = "s3"
-	if _, err := w.Deliver(context.Background(), d); !deliver.IsPermanent(err) {
+	if _, err := w.Deliver(context.Background(), d); !fault.IsPermanent(err) {
 		t.Errorf("s3 config: %v, want a permanent error", err)
 	}
 }
@@ -183,7 +184,7 @@ func TestStreamErrorKeepsRecordsBefore(t *testing.T) {
 		return decode.NewReader(&deliver.Body{ReadCloser: io.NopCloser(bytes.NewReader(data))}, d.Object)
 	}
 	rcpt, err := w.Deliver(context.Background(), d)
-	if !errors.Is(err, decode.ErrCorrupt) || !deliver.IsPermanent(err) {
+	if !errors.Is(err, decode.ErrCorrupt) || !fault.IsPermanent(err) {
 		t.Errorf("err = %v, want permanent ErrCorrupt", err)
 	}
 	if rcpt.Events != 100 {
@@ -197,9 +198,9 @@ func TestStreamErrorKeepsRecordsBefore(t *testing.T) {
 func TestRecordsOpenError(t *testing.T) {
 	w, _ := records.New(t.TempDir())
 	d := delivery(t, "g", "x\n")
-	boom := deliver.Retryable(errors.New("s3 unavailable"))
+	boom := fault.Retryable(errors.New("s3 unavailable"))
 	d.Records = func(context.Context) (deliver.RecordReader, error) { return nil, boom }
-	if _, err := w.Deliver(context.Background(), d); !errors.Is(err, boom) || !deliver.IsRetryable(err) {
+	if _, err := w.Deliver(context.Background(), d); !errors.Is(err, boom) || !fault.IsRetryable(err) {
 		t.Errorf("err = %v, want the Records error", err)
 	}
 }
@@ -209,7 +210,7 @@ func TestCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := w.Deliver(ctx, delivery(t, "g", "x\n"))
-	if !errors.Is(err, context.Canceled) || !deliver.IsRetryable(err) {
+	if !errors.Is(err, context.Canceled) || !fault.IsRetryable(err) {
 		t.Errorf("err = %v, want retryable context.Canceled", err)
 	}
 }

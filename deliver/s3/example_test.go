@@ -11,6 +11,7 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/s3"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -39,7 +40,7 @@ func ExampleNew() {
 		Config: tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "acme-cluster-logs", BucketOwner: "222222222222"},
 	})
 	if err != nil {
-		log.Fatalf("retry=%v: %v", deliver.IsRetryable(err), err)
+		log.Fatalf("retry=%v: %v", fault.IsRetryable(err), err)
 	}
 	fmt.Println(rcpt.Location) // s3://acme-cluster-logs/ROSA/cluster-logs/acme/prod-1/payments/payments-7d9f/0001.json.gz
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/mototest"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
@@ -137,5 +138,5 @@ func TestMotoCrossAccountCopy(t *testing.T) {
 	missing.Config.BucketName = "no-such-tenant-bucket"
 	_, err = d.Deliver(ctx, &missing)
 	require.Error(t, err)
-	assert.True(t, deliver.IsPermanent(err), "%v", err)
+	assert.True(t, fault.IsPermanent(err), "%v", err)
 }

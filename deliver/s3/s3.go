@@ -30,6 +30,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/awserr"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
@@ -193,11 +194,11 @@ func New(chain credentials.CredentialChain, optFns ...func(*Options)) (*Delivere
 func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
 	cfg := dl.Config
 	if cfg.Kind() != tenant.KindS3 || cfg.BucketName == "" {
-		return deliver.Receipt{}, deliver.Permanent(fmt.Errorf("s3 deliverer: config %s/%s is not an s3 destination with a bucket_name", cfg.TenantID, cfg.Type))
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("s3 deliverer: config %s/%s is not an s3 destination with a bucket_name", cfg.TenantID, cfg.Type))
 	}
 	key, err := d.tmpl.Expand(dl.Key, map[string]string{"bucket_prefix": cfg.Prefix()})
 	if err != nil {
-		return deliver.Receipt{}, deliver.Permanent(fmt.Errorf("s3 deliverer: destination key for %s: %w", dl.Object.Key, err))
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("s3 deliverer: destination key for %s: %w", dl.Object.Key, err))
 	}
 	rcpt := deliver.Receipt{Location: "s3://" + cfg.BucketName + "/" + key}
 

@@ -26,6 +26,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -523,7 +524,7 @@ func TestDeliverMultipartFailureAborts(t *testing.T) {
 			})
 			_, err := d.Deliver(ctx(t), dl)
 			require.Error(t, err)
-			assert.Equal(t, tc.retryable, deliver.IsRetryable(err), "%v", err)
+			assert.Equal(t, tc.retryable, fault.IsRetryable(err), "%v", err)
 			assert.Contains(t, err.Error(), "part 3")
 
 			reqs := f.rec.take()
@@ -568,7 +569,7 @@ func TestDeliverErrorClasses(t *testing.T) {
 			})
 			rcpt, err := f.deliverer(t).Deliver(ctx(t), dl)
 			require.Error(t, err)
-			assert.Equal(t, tc.retryable, deliver.IsRetryable(err), "%v", err)
+			assert.Equal(t, tc.retryable, fault.IsRetryable(err), "%v", err)
 			assert.Equal(t, tc.calls, rcpt.Calls, "attempts, SDK retries included")
 			assert.Zero(t, rcpt.Objects)
 			assert.Contains(t, err.Error(), "s3://"+target+"/logs/acme/", "the error names the destination")
@@ -581,20 +582,20 @@ func TestDeliverErrorClasses(t *testing.T) {
 		f.put(t, dl.Object.Key, []byte("x"), "", "")
 		_, err := f.deliverer(t).Deliver(ctx(t), dl)
 		require.Error(t, err)
-		assert.True(t, deliver.IsPermanent(err), "%v", err)
+		assert.True(t, fault.IsPermanent(err), "%v", err)
 		assert.Contains(t, err.Error(), "NoSuchBucket")
 	})
 	t.Run("source gone", func(t *testing.T) {
 		f := newFixture(t)
 		_, err := f.deliverer(t).Deliver(ctx(t), delivery(t, testKey, s3Config()))
 		require.Error(t, err)
-		assert.True(t, deliver.IsPermanent(err), "%v", err)
+		assert.True(t, fault.IsPermanent(err), "%v", err)
 		assert.Contains(t, err.Error(), "head source")
 	})
 	t.Run("not an s3 config", func(t *testing.T) {
 		f := newFixture(t)
 		_, err := f.deliverer(t).Deliver(ctx(t), delivery(t, testKey, s3Config(func(c *tenant.DeliveryConfig) { c.Type = "cloudwatch" })))
-		assert.True(t, deliver.IsPermanent(err), "%v", err)
+		assert.True(t, fault.IsPermanent(err), "%v", err)
 	})
 	t.Run("credentials", func(t *testing.T) {
 		f := newFixture(t)
@@ -604,7 +605,7 @@ func TestDeliverErrorClasses(t *testing.T) {
 		require.NoError(t, err)
 		_, err = d.Deliver(ctx(t), delivery(t, testKey, s3Config()))
 		assert.ErrorIs(t, err, boom)
-		assert.True(t, deliver.IsRetryable(err))
+		assert.True(t, fault.IsRetryable(err))
 	})
 }
 
@@ -653,7 +654,7 @@ func TestOpener(t *testing.T) {
 
 	_, err = o.Open(ctx(t), deliver.Object{Bucket: central, Key: "missing"})
 	require.Error(t, err)
-	assert.True(t, deliver.IsPermanent(err), "%v", err)
+	assert.True(t, fault.IsPermanent(err), "%v", err)
 	assert.Contains(t, err.Error(), "NoSuchKey")
 }
 

@@ -1,5 +1,5 @@
-// Package awserr classifies AWS SDK errors as retryable or permanent, once,
-// for every deliverer and store.
+// Package awserr classifies AWS SDK errors as retryable or permanent (see
+// package fault), once, for every deliverer and store.
 package awserr
 
 import (
@@ -10,8 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-
-	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 )
 
 // permanentCodes are error codes that retrying the same request cannot fix.
@@ -124,21 +123,16 @@ func IsRetryable(err error) bool {
 	return true
 }
 
-// Classify marks err as deliver.Retryable or deliver.Permanent. It keeps
+// Classify marks err as fault.Retryable or fault.Permanent. It keeps
 // an existing classification and returns nil for nil.
 func Classify(err error) error {
 	if err == nil {
 		return nil
 	}
 	if IsRetryable(err) {
-		return deliver.Retryable(err)
+		return fault.Retryable(err)
 	}
-	return deliver.Permanent(err)
-}
-
-// IsThrottle reports whether err is a throttling error.
-func IsThrottle(err error) bool {
-	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool()
+	return fault.Permanent(err)
 }
 
 // goneCodes say that an object, its version or its bucket no longer exists.
@@ -160,7 +154,7 @@ func ClassifySource(err error) error {
 		return nil
 	}
 	if goneCodes[Code(err)] || StatusCode(err) == 404 {
-		return deliver.Permanent(err)
+		return fault.Permanent(err)
 	}
-	return deliver.Retryable(err)
+	return fault.Retryable(err)
 }

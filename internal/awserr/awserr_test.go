@@ -9,9 +9,8 @@ import (
 
 	smithy "github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/stretchr/testify/assert"
-
-	"github.com/logdelivery/logdelivery/deliver"
 )
 
 func respErr(status int, err error) error {
@@ -47,13 +46,13 @@ func TestClassify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.retryable, IsRetryable(tc.err))
 			c := Classify(tc.err)
-			assert.Equal(t, tc.retryable, deliver.IsRetryable(c))
-			assert.Equal(t, !tc.retryable, errors.Is(c, deliver.ErrPermanent))
+			assert.Equal(t, tc.retryable, fault.IsRetryable(c))
+			assert.Equal(t, !tc.retryable, errors.Is(c, fault.ErrPermanent))
 			assert.ErrorIs(t, c, tc.err, "the original error stays reachable")
 		})
 	}
 	assert.NoError(t, Classify(nil))
-	assert.False(t, deliver.IsRetryable(Classify(deliver.Permanent(errors.New("x")))), "an existing classification is kept")
+	assert.False(t, fault.IsRetryable(Classify(fault.Permanent(errors.New("x")))), "an existing classification is kept")
 }
 
 func TestClassifySource(t *testing.T) {
@@ -69,7 +68,7 @@ func TestClassifySource(t *testing.T) {
 		{"kms key disabled", respErr(400, &smithy.GenericAPIError{Code: "KMS.DisabledException"}), true},
 		{"slow down", respErr(503, &smithy.GenericAPIError{Code: "SlowDown"}), true},
 	} {
-		assert.Equal(t, tc.retryable, deliver.IsRetryable(ClassifySource(tc.err)), tc.name)
+		assert.Equal(t, tc.retryable, fault.IsRetryable(ClassifySource(tc.err)), tc.name)
 	}
 	assert.NoError(t, ClassifySource(nil))
 }

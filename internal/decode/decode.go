@@ -65,6 +65,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 )
 
 // Defaults of Options.
@@ -229,7 +230,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	magic, err := br.Peek(4)
 	if err != nil && err != io.EOF {
 		body.Close()
-		return nil, deliver.Retryable(fmt.Errorf("decode: reading %s: %w", r.name, err))
+		return nil, fault.Retryable(fmt.Errorf("decode: reading %s: %w", r.name, err))
 	}
 	declared := declaredCompression(body, obj.Key)
 	var data io.Reader = br
@@ -258,7 +259,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 		head, _ := br.Peek(512)
 		if !looksLikeText(head) {
 			body.Close()
-			return nil, deliver.Permanent(fmt.Errorf("decode: %s is declared %s but does not start with a %s header: %w",
+			return nil, fault.Permanent(fmt.Errorf("decode: %s is declared %s but does not start with a %s header: %w",
 				r.name, declared, declared, ErrCorrupt))
 		}
 		opts.Logger.Debug("log object declared compressed holds text; reading it as is",
@@ -396,13 +397,13 @@ func (r *Reader) classify(err error) error {
 		return io.EOF
 	case r.src.err != nil:
 		// The body failed: the same object may read fine later.
-		return deliver.Retryable(fmt.Errorf("decode: reading %s: %w", r.name, r.src.err))
+		return fault.Retryable(fmt.Errorf("decode: reading %s: %w", r.name, r.src.err))
 	case errors.Is(err, ErrTooLarge):
-		return deliver.Permanent(fmt.Errorf("decode: %s: %w (%d bytes)", r.name, err, r.opts.MaxDecompressedBytes))
+		return fault.Permanent(fmt.Errorf("decode: %s: %w (%d bytes)", r.name, err, r.opts.MaxDecompressedBytes))
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return deliver.Permanent(fmt.Errorf("decode: %s: truncated %s data: %w", r.name, r.comp, ErrCorrupt))
+		return fault.Permanent(fmt.Errorf("decode: %s: truncated %s data: %w", r.name, r.comp, ErrCorrupt))
 	}
-	return deliver.Permanent(fmt.Errorf("decode: %s: %s data: %w: %w", r.name, r.comp, ErrCorrupt, err))
+	return fault.Permanent(fmt.Errorf("decode: %s: %s data: %w: %w", r.name, r.comp, ErrCorrupt, err))
 }
 
 func (r *Reader) warn(kind int, msg string, args ...any) {

@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 )
 
 var objTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -423,8 +424,8 @@ func TestErrors(t *testing.T) {
 			if !errors.Is(err, tt.sentinel) {
 				t.Errorf("error %v does not wrap %v", err, tt.sentinel)
 			}
-			if deliver.IsRetryable(err) != tt.retryable {
-				t.Errorf("IsRetryable(%v) = %v, want %v", err, deliver.IsRetryable(err), tt.retryable)
+			if fault.IsRetryable(err) != tt.retryable {
+				t.Errorf("IsRetryable(%v) = %v, want %v", err, fault.IsRetryable(err), tt.retryable)
 			}
 			if !strings.Contains(err.Error(), "s3://bkt/k") {
 				t.Errorf("error %q does not name the object", err)

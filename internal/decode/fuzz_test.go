@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 )
 
 func FuzzReader(f *testing.F) {
@@ -37,7 +38,7 @@ func FuzzReader(f *testing.F) {
 			o.MaxDecompressedBytes = 1 << 20
 		})
 		if err != nil {
-			if deliver.IsRetryable(err) {
+			if fault.IsRetryable(err) {
 				t.Fatalf("in-memory object failed retryably: %v", err)
 			}
 			return
@@ -50,7 +51,7 @@ func FuzzReader(f *testing.F) {
 				break
 			}
 			if err != nil {
-				if deliver.IsRetryable(err) {
+				if fault.IsRetryable(err) {
 					t.Fatalf("in-memory object failed retryably: %v", err)
 				}
 				break

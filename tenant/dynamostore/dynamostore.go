@@ -28,7 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/logdelivery/logdelivery/internal/awserr"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/tenant"
 )
 
@@ -117,7 +117,7 @@ func (s *Store) Configs(ctx context.Context, tenantID string) ([]tenant.Delivery
 	for {
 		page, err := s.client.Query(ctx, in)
 		if err != nil {
-			return nil, awserr.Classify(fmt.Errorf("dynamostore: query configs of tenant %q in table %s: %w", tenantID, s.table, err))
+			return nil, fault.Retryable(fmt.Errorf("dynamostore: query configs of tenant %q in table %s: %w", tenantID, s.table, err))
 		}
 		for _, item := range page.Items {
 			c, ierr := s.usable(ctx, item)
@@ -168,7 +168,7 @@ func (s *Store) Get(ctx context.Context, tenantID, typ string) (tenant.DeliveryC
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return tenant.DeliveryConfig{}, awserr.Classify(fmt.Errorf("dynamostore: get %s/%s from table %s: %w", tenantID, typ, s.table, err))
+		return tenant.DeliveryConfig{}, fault.Retryable(fmt.Errorf("dynamostore: get %s/%s from table %s: %w", tenantID, typ, s.table, err))
 	}
 	if len(out.Item) == 0 {
 		return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s: %w", tenantID, typ, tenant.ErrNotFound)
@@ -201,7 +201,7 @@ func (s *Store) Create(ctx context.Context, cfg tenant.DeliveryConfig) (tenant.D
 		return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s: %w", cfg.TenantID, cfg.Type, tenant.ErrExists)
 	}
 	if err != nil {
-		return tenant.DeliveryConfig{}, awserr.Classify(fmt.Errorf("dynamostore: create %s/%s in table %s: %w", cfg.TenantID, cfg.Type, s.table, err))
+		return tenant.DeliveryConfig{}, fault.Retryable(fmt.Errorf("dynamostore: create %s/%s in table %s: %w", cfg.TenantID, cfg.Type, s.table, err))
 	}
 	return cfg, nil
 }
@@ -289,7 +289,7 @@ func (s *Store) writeError(op, tenantID, typ string, err error) error {
 		}
 		return fmt.Errorf("%s/%s (stored updated_at %s): %w", tenantID, typ, stringAttr(ccf.Item, "updated_at"), tenant.ErrConflict)
 	}
-	return awserr.Classify(fmt.Errorf("dynamostore: %s %s/%s in table %s: %w", op, tenantID, typ, s.table, err))
+	return fault.Retryable(fmt.Errorf("dynamostore: %s %s/%s in table %s: %w", op, tenantID, typ, s.table, err))
 }
 
 // List returns a page of up to limit configurations with one Scan.
@@ -320,7 +320,7 @@ func (s *Store) List(ctx context.Context, limit int, cursor string) ([]tenant.De
 	}
 	out, err := s.client.Scan(ctx, in)
 	if err != nil {
-		return nil, "", awserr.Classify(fmt.Errorf("dynamostore: scan table %s: %w", s.table, err))
+		return nil, "", fault.Retryable(fmt.Errorf("dynamostore: scan table %s: %w", s.table, err))
 	}
 	configs := make([]tenant.DeliveryConfig, 0, len(out.Items))
 	var bad []*tenant.ItemError

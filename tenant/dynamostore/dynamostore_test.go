@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/mototest"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
@@ -302,13 +302,14 @@ func TestErrorsAreClassified(t *testing.T) {
 	}
 	_, err := st.Configs(ctx(t), "acme")
 	require.Error(t, err)
-	assert.ErrorIs(t, err, deliver.ErrRetryable, "%v", err)
+	assert.True(t, fault.IsRetryable(err), "%v", err)
 	assert.Contains(t, err.Error(), `tenant "acme"`)
 
 	fake.fail = nil
 	_, err = New(client, "missing-table").Configs(ctx(t), "acme")
 	require.Error(t, err)
-	assert.ErrorIs(t, err, deliver.ErrPermanent, "%v", err)
+	assert.True(t, fault.IsRetryable(err), "the table is the processor's own: a missing one is its failure, never the objects': %v", err)
+	assert.ErrorContains(t, err, "missing-table")
 
 	_, _, err = st.List(ctx(t), 2, "bm90LWpzb24")
 	assert.ErrorIs(t, err, tenant.ErrInvalidCursor)
