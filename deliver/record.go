@@ -24,7 +24,27 @@ type Record struct {
 	Cluster   string
 	// Application is the record's application, falling back to the key's.
 	Application string
+
+	// Metadata decoded only when a selector or destination asks for it (see
+	// Fields); nil or empty otherwise. Records of one pod share the same
+	// maps: treat them as read-only.
+	Host            string            // kubernetes.pod_node_name
+	Labels          map[string]string // kubernetes.pod_labels
+	NamespaceLabels map[string]string // kubernetes.namespace_labels
 }
+
+// Fields names the optional record metadata a consumer needs decoded.
+type Fields uint8
+
+// Optional record fields.
+const (
+	FieldHost            Fields = 1 << iota // Record.Host
+	FieldLabels                             // Record.Labels
+	FieldNamespaceLabels                    // Record.NamespaceLabels
+)
+
+// Has reports whether f includes every field of g.
+func (f Fields) Has(g Fields) bool { return f&g == g }
 
 // TimeSource says where a Record's Time came from.
 type TimeSource uint8

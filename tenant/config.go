@@ -37,6 +37,10 @@ type DeliveryConfig struct {
 	// Groups lists application group names (case-insensitive) to deliver.
 	// With DesiredLogs empty too, every application is delivered.
 	Groups []string `json:"groups,omitempty" dynamodbav:"groups,omitempty"`
+	// Match selects records by pod labels, namespaces, containers, hosts
+	// and applications, in the Logging operator's Flow model (see
+	// MatchRule), on top of DesiredLogs and Groups. Empty: every record.
+	Match []MatchRule `json:"match,omitempty" dynamodbav:"match,omitempty"`
 	// TargetRegion is the destination's region; empty means the processor's.
 	TargetRegion string `json:"target_region,omitempty" dynamodbav:"target_region,omitempty"`
 	// TTL is the Unix time (seconds) after which the config is not used,

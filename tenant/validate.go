@@ -77,6 +77,7 @@ func (c DeliveryConfig) Validate() error {
 			v.add(fmt.Sprintf("groups[%d]", i), "is empty")
 		}
 	}
+	v.problems = append(v.problems, matchProblems(c.Match)...)
 	if c.TargetRegion != "" && !regionPattern.MatchString(c.TargetRegion) {
 		v.add("target_region", fmt.Sprintf("%q is not a region name such as \"us-east-1\"", c.TargetRegion))
 	}
