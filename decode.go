@@ -1,9 +1,12 @@
 package logdelivery
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/internal/decode"
 	"github.com/logdelivery/logdelivery/keyparse"
@@ -20,6 +23,47 @@ type DecodeOptions struct {
 	// counted. Default: 2 MiB.
 	MaxLineBytes int
 }
+
+// source is one object being delivered to one tenant's destinations: its
+// raw body for copy destinations and its records for record destinations.
+type source struct {
+	d   *Dispatcher
+	obj deliver.Object
+	key keyparse.Key
+}
+
+// newSource prepares the delivery of o to jobs.
+func (d *Dispatcher) newSource(_ context.Context, o indexed, _ []job) *source {
+	obj := o.obj.deliverObject()
+	if obj.Time.IsZero() {
+		obj.Time, _ = o.key.FileTime()
+	}
+	return &source{d: d, obj: obj, key: o.key}
+}
+
+// open opens the raw object.
+func (s *source) open(ctx context.Context) (*deliver.Body, error) {
+	if s.d.opts.Opener == nil {
+		return nil, fault.Permanent(ErrNoOpener)
+	}
+	body, err := s.d.opts.Opener.Open(ctx, s.obj)
+	if err != nil {
+		return nil, fmt.Errorf("opening s3://%s/%s: %w", s.obj.Bucket, s.obj.Key, err)
+	}
+	return body, nil
+}
+
+// records opens the records of the object that filter selects.
+func (s *source) records(ctx context.Context, filter groups.Filter) (deliver.RecordReader, error) {
+	body, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.d.opts.Decode.newReader(body, s.obj, s.key, filter, s.d.opts.Logger)
+}
+
+// abandon tells the source that a record destination will not read.
+func (s *source) abandon() {}
 
 func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key keyparse.Key, filter groups.Filter, log *slog.Logger) (deliver.RecordReader, error) {
 	return decode.NewReader(body, obj, func(do *decode.Options) {

@@ -4,16 +4,18 @@
 // A Dispatcher takes objects (typically from S3 event notifications, see
 // ParseNotification), works out from each object key whose logs it holds,
 // looks up that tenant's delivery configurations in a tenant.ConfigStore,
-// and fans the object out to every enabled destination whose application
-// filter selects it, in parallel. Every (object, destination) pair ends in
-// its own Result: Delivered, Skipped with a reason, or Failed with an error
-// classified as retryable or permanent (see package deliver).
+// validates each through its destination kind (a deliver.Registry), and
+// fans the object out to every enabled destination whose selection selects
+// it, in parallel. Every (object, destination) pair ends in its own Result:
+// Delivered, Skipped with a reason, or Failed with an error classified as
+// retryable or permanent (see package fault).
 //
 // Isolation is the point: one tenant or destination failing, throttled or
 // slow never cancels, blocks or starves another. Failures are collected per
 // delivery, never shared through a cancelled context; concurrency is
-// bounded globally and per tenant, so a slow tenant can hold at most its
-// own share of the workers.
+// bounded globally, per tenant and per destination, so a slow tenant holds
+// at most its own share of the workers and a hung destination only its own
+// slots.
 package logdelivery
 
 import (
@@ -58,7 +60,8 @@ func (o Object) deliverObject() deliver.Object {
 
 // Errors the Dispatcher reports in results, matched with errors.Is.
 var (
-	// ErrNoDeliverer: a config names a kind no deliverer was given for.
+	// ErrNoDeliverer: a config names a kind the registry knows but has no
+	// deliverer for. It is permanent.
 	ErrNoDeliverer = errors.New("no deliverer for this destination kind")
 	// ErrDeadline: the delivery was not started because too little time was
 	// left before the context's deadline. It is retryable.
@@ -76,9 +79,6 @@ type Options struct {
 	// Template parses object keys. Default: keyparse.Default(), the layout
 	// {cluster_id}/{namespace}/{application}/{pod_name}/{file}.
 	Template *keyparse.Template
-	// Groups resolves the application groups named by configs.
-	// Default: groups.NewRegistry() (the built-in groups).
-	Groups *groups.Registry
 	// Opener opens objects of the central bucket for deliverers that read
 	// them (Delivery.Open and Delivery.Records). Default: none; such
 	// deliveries fail permanently with ErrNoOpener.
@@ -93,8 +93,13 @@ type Options struct {
 	// MaxPerTenant bounds the deliveries in flight for one tenant, across
 	// concurrent Dispatch calls, so that a slow tenant holds at most this
 	// many of the MaxConcurrency workers. Default: MaxConcurrency/4, at
-	// least 1.
+	// least 1. It must not exceed MaxConcurrency.
 	MaxPerTenant int
+	// MaxPerDestination bounds the deliveries in flight to one destination
+	// (one config of one tenant), so that a hung destination holds only its
+	// own slots and never all of its tenant's. Default: MaxPerTenant/2, at
+	// least 1. It must not exceed MaxPerTenant.
+	MaxPerDestination int
 	// DeliveryTimeout bounds each delivery. Default: 0, no bound beyond the
 	// context's.
 	DeliveryTimeout time.Duration
@@ -123,42 +128,56 @@ type Observer interface {
 // Dispatcher fans log objects out to their tenants' destinations. It is
 // safe for concurrent use.
 type Dispatcher struct {
-	store      tenant.ConfigStore
-	deliverers map[string]deliver.Deliverer
-	opts       Options
-	sem        *semaphore.Weighted // all deliveries and lookups
-	tenants    tenantLimiter       // deliveries per tenant, across Dispatch calls
+	store        tenant.ConfigStore
+	kinds        *deliver.Registry
+	opts         Options
+	sem          *semaphore.Weighted // all deliveries and lookups
+	tenants      keyedLimiter        // deliveries per tenant, across Dispatch calls
+	destinations keyedLimiter        // deliveries per (tenant, config type)
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // NewDispatcher returns a Dispatcher reading configurations from store and
-// delivering with deliverers, keyed by destination kind ("cloudwatch",
-// "s3", or any kind of your own).
-func NewDispatcher(store tenant.ConfigStore, deliverers map[string]deliver.Deliverer, optFns ...func(*Options)) (*Dispatcher, error) {
+// delivering to the kinds of the registry, each config through the
+// deliverer of its kind.
+func NewDispatcher(store tenant.ConfigStore, kinds *deliver.Registry, optFns ...func(*Options)) (*Dispatcher, error) {
 	if store == nil {
 		return nil, errors.New("logdelivery: nil config store")
 	}
-	d := &Dispatcher{store: store, deliverers: make(map[string]deliver.Deliverer, len(deliverers))}
-	for kind, dl := range deliverers {
-		if dl == nil {
-			return nil, fmt.Errorf("logdelivery: nil deliverer for kind %q", kind)
-		}
-		d.deliverers[kind] = dl
+	if kinds == nil {
+		return nil, errors.New("logdelivery: nil kind registry")
 	}
+	d := &Dispatcher{store: store, kinds: kinds}
 	for _, fn := range optFns {
 		fn(&d.opts)
 	}
 	o := &d.opts
+	switch {
+	case o.MaxConcurrency < 0, o.MaxPerTenant < 0, o.MaxPerDestination < 0:
+		return nil, errors.New("logdelivery: MaxConcurrency, MaxPerTenant and MaxPerDestination must not be negative")
+	case o.DeliveryTimeout < 0, o.DeadlineReserve < 0:
+		return nil, errors.New("logdelivery: DeliveryTimeout and DeadlineReserve must not be negative")
+	case o.Decode.MaxDecompressedBytes < 0, o.Decode.MaxLineBytes < 0:
+		return nil, errors.New("logdelivery: Decode.MaxDecompressedBytes and Decode.MaxLineBytes must not be negative")
+	}
 	if o.Template == nil {
 		o.Template = keyparse.Default()
 	}
-	if o.Groups == nil {
-		o.Groups = groups.NewRegistry()
-	}
-	if o.MaxConcurrency <= 0 {
+	if o.MaxConcurrency == 0 {
 		o.MaxConcurrency = 32
 	}
-	if o.MaxPerTenant <= 0 {
+	if o.MaxPerTenant == 0 {
 		o.MaxPerTenant = max(1, o.MaxConcurrency/4)
+	}
+	if o.MaxPerDestination == 0 {
+		o.MaxPerDestination = max(1, o.MaxPerTenant/2)
+	}
+	switch {
+	case o.MaxPerTenant > o.MaxConcurrency:
+		return nil, fmt.Errorf("logdelivery: MaxPerTenant (%d) exceeds MaxConcurrency (%d)", o.MaxPerTenant, o.MaxConcurrency)
+	case o.MaxPerDestination > o.MaxPerTenant:
+		return nil, fmt.Errorf("logdelivery: MaxPerDestination (%d) exceeds MaxPerTenant (%d)", o.MaxPerDestination, o.MaxPerTenant)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -167,9 +186,22 @@ func NewDispatcher(store tenant.ConfigStore, deliverers map[string]deliver.Deliv
 		o.Now = time.Now
 	}
 	d.sem = semaphore.NewWeighted(int64(o.MaxConcurrency))
-	d.tenants = tenantLimiter{limit: o.MaxPerTenant, slots: map[string]*tenantSlots{}}
+	d.tenants = keyedLimiter{limit: o.MaxPerTenant, slots: map[string]*keyedSlots{}}
+	d.destinations = keyedLimiter{limit: o.MaxPerDestination, slots: map[string]*keyedSlots{}}
 	return d, nil
 }
+
+// Close releases what the registry's deliverers hold (HTTP transports,
+// producers) by closing the registry. Call it once no Dispatch is running;
+// later calls return the first call's result.
+func (d *Dispatcher) Close() error {
+	d.closeOnce.Do(func() { d.closeErr = d.kinds.Close() })
+	return d.closeErr
+}
+
+// Kinds returns the registry of destination kinds the Dispatcher delivers
+// to.
+func (d *Dispatcher) Kinds() *deliver.Registry { return d.kinds }
 
 // Dispatch delivers objs and returns one Result per (object, destination),
 // or one per object when no destination applies (bad key, no config, store
@@ -269,46 +301,57 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 		return
 	}
 
-	type job struct {
-		o      indexed
-		cfg    tenant.DeliveryConfig
-		dl     deliver.Deliverer
-		filter groups.Filter
-	}
-	var jobs []job
 	now := d.opts.Now()
-	for _, cfg := range configs {
+	plans := make([]plan, len(configs))
+	for i, cfg := range configs {
 		if cfg.TenantID == "" {
 			cfg.TenantID = tenantID
 		}
-		dl, filter, reason, err := d.plan(cfg, now)
-		for _, o := range objs {
-			r := Result{index: o.index, Object: o.obj, Key: o.key, Destination: cfg.Type, Config: cfg}
+		plans[i] = d.plan(cfg, now)
+	}
+	var wg sync.WaitGroup
+	for _, o := range objs {
+		var jobs []job
+		for i := range plans {
+			p := &plans[i]
+			r := Result{index: o.index, Object: o.obj, Key: o.key, Destination: p.cfg.Type, Config: p.cfg}
 			switch {
-			case err != nil:
-				r.Outcome, r.Err = Failed, err
-			case reason != "":
-				r.Outcome, r.Reason = Skipped, reason
+			case p.err != nil:
+				r.Outcome, r.Err = Failed, p.err
+			case p.reason != "":
+				r.Outcome, r.Reason = Skipped, p.reason
+			case !p.filter.Allows(o.key.Application):
+				r.Outcome, r.Reason = Skipped, ReasonFiltered
 			default:
-				if !filter.Allows(o.key.Application) {
-					r.Outcome, r.Reason = Skipped, ReasonFiltered
-				} else {
-					jobs = append(jobs, job{o, cfg, dl, filter})
-					continue
-				}
+				jobs = append(jobs, job{o: o, plan: p})
+				continue
 			}
 			c.add(r)
 		}
+		src := d.newSource(ctx, o, jobs)
+		for _, j := range jobs {
+			wg.Go(func() { c.add(d.deliver(ctx, j, src)) })
+		}
 	}
+	wg.Wait()
+}
 
-	var g errgroup.Group
-	for _, j := range jobs {
-		g.Go(func() error {
-			c.add(d.deliver(ctx, j.o, j.cfg, j.dl, j.filter))
-			return nil
-		})
-	}
-	_ = g.Wait()
+// plan is what to do with one config for every object of a Dispatch call:
+// deliver with dl what filter selects, skip for reason, or fail with err.
+type plan struct {
+	cfg      tenant.DeliveryConfig
+	settings deliver.Settings
+	dl       deliver.Deliverer
+	records  bool // the kind reads records
+	filter   groups.Filter
+	reason   string
+	err      error
+}
+
+// job is one (object, destination) delivery to make.
+type job struct {
+	o    indexed
+	plan *plan
 }
 
 // storeError is a failed config lookup.
@@ -323,28 +366,32 @@ func (e *storeError) Error() string {
 
 func (e *storeError) Unwrap() error { return e.err }
 
-// plan decides what to do with one config: deliver with dl the
-// applications filter selects, skip for reason, or fail with err.
-func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) (dl deliver.Deliverer, filter groups.Filter, reason string, err error) {
+// plan validates one config through its kind, once per Dispatch call.
+func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) plan {
+	p := plan{cfg: cfg}
 	switch {
 	case !cfg.IsEnabled():
-		return nil, filter, ReasonDisabled, nil
+		p.reason = ReasonDisabled
+		return p
 	case cfg.Expired(now):
-		return nil, filter, ReasonExpired, nil
+		p.reason = ReasonExpired
+		return p
 	}
-	if err := cfg.Validate(); err != nil {
+	settings, err := d.kinds.Settings(cfg)
+	if err != nil {
 		d.opts.Logger.Warn("invalid delivery config", "tenant", cfg.TenantID, "type", cfg.Type, "error", err)
-		return nil, filter, "", fault.Permanent(err)
+		p.err = fault.Permanent(err)
+		return p
 	}
-	dl, ok := d.deliverers[cfg.Kind()]
-	if !ok {
-		return nil, filter, "", fault.Permanent(fmt.Errorf("%w %q (config %s/%s)", ErrNoDeliverer, cfg.Kind(), cfg.TenantID, cfg.Type))
+	kind, _ := d.kinds.Kind(cfg.Kind())
+	if kind.Deliverer == nil {
+		p.err = fault.Permanent(fmt.Errorf("%w %q (config %s/%s)", ErrNoDeliverer, cfg.Kind(), cfg.TenantID, cfg.Type))
+		return p
 	}
-	filter, warnings := d.opts.Groups.Expand(cfg.DesiredLogs, cfg.Groups)
-	if len(warnings) > 0 {
-		d.opts.Logger.Warn("delivery config names unknown groups", "tenant", cfg.TenantID, "type", cfg.Type, "warnings", warnings)
-	}
-	return dl, filter, "", nil
+	// The registry refused unknown groups: no warnings here.
+	p.filter, _ = d.kinds.Groups().Expand(cfg.DesiredLogs, cfg.Groups)
+	p.settings, p.dl, p.records = settings, kind.Deliverer, kind.Records
+	return p
 }
 
 // lookup reads a tenant's configs, holding a worker slot only while it
@@ -357,28 +404,41 @@ func (d *Dispatcher) lookup(ctx context.Context, tenantID string) ([]tenant.Deli
 	return d.store.Configs(ctx, tenantID)
 }
 
-func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.DeliveryConfig, dl deliver.Deliverer, filter groups.Filter) (r Result) {
+func (d *Dispatcher) deliver(ctx context.Context, j job, src *source) (r Result) {
+	o, cfg := j.o, j.plan.cfg
 	r = Result{index: o.index, Object: o.obj, Key: o.key, Destination: cfg.Type, Config: cfg, Outcome: Failed}
 	if err := d.checkDeadline(ctx); err != nil {
 		r.Err = err
+		src.abandon()
 		return r
 	}
-	// The tenant's slot first, so that a tenant waiting on its own limit
-	// never holds one of the shared slots.
-	release, err := d.tenants.acquire(ctx, cfg.TenantID)
+	// The destination's slot first, then the tenant's, then a shared one,
+	// so that a delivery waiting on a narrower limit never holds a wider
+	// slot: a hung destination holds only its own slots.
+	release, err := d.destinations.acquire(ctx, cfg.TenantID+"\x00"+cfg.Type)
 	if err != nil {
-		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot of tenant %q: %w", cfg.TenantID, err))
+		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot of %s/%s: %w", cfg.TenantID, cfg.Type, err))
+		src.abandon()
 		return r
 	}
 	defer release()
+	releaseTenant, err := d.tenants.acquire(ctx, cfg.TenantID)
+	if err != nil {
+		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot of tenant %q: %w", cfg.TenantID, err))
+		src.abandon()
+		return r
+	}
+	defer releaseTenant()
 	if err := d.sem.Acquire(ctx, 1); err != nil {
 		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot: %w", err))
+		src.abandon()
 		return r
 	}
 	defer d.sem.Release(1)
 	// Waiting for the slot may have eaten the time that was left.
 	if err := d.checkDeadline(ctx); err != nil {
 		r.Err = err
+		src.abandon()
 		return r
 	}
 	if d.opts.DeliveryTimeout > 0 {
@@ -394,7 +454,7 @@ func (d *Dispatcher) deliver(ctx context.Context, o indexed, cfg tenant.Delivery
 		}
 	}()
 	r.Started = d.opts.Now()
-	receipt, err := dl.Deliver(ctx, d.delivery(o, cfg, filter))
+	receipt, err := j.plan.dl.Deliver(ctx, d.delivery(j, src))
 	r.Duration = d.opts.Now().Sub(r.Started)
 	r.Receipt = receipt
 	if err != nil {
@@ -416,57 +476,42 @@ func (d *Dispatcher) checkDeadline(ctx context.Context) error {
 }
 
 // delivery builds the request handed to a deliverer.
-func (d *Dispatcher) delivery(o indexed, cfg tenant.DeliveryConfig, filter groups.Filter) *deliver.Delivery {
-	obj := o.obj.deliverObject()
-	if obj.Time.IsZero() {
-		obj.Time, _ = o.key.FileTime()
-	}
-	open := func(ctx context.Context) (*deliver.Body, error) {
-		if d.opts.Opener == nil {
-			return nil, fault.Permanent(ErrNoOpener)
-		}
-		body, err := d.opts.Opener.Open(ctx, obj)
-		if err != nil {
-			return nil, fmt.Errorf("opening s3://%s/%s: %w", obj.Bucket, obj.Key, err)
-		}
-		return body, nil
-	}
+func (d *Dispatcher) delivery(j job, src *source) *deliver.Delivery {
+	filter := j.plan.filter
 	return &deliver.Delivery{
-		Object: obj,
-		Key:    o.key,
-		Config: cfg,
-		Open:   open,
+		Object:   src.obj,
+		Key:      j.o.key,
+		Config:   j.plan.cfg,
+		Settings: j.plan.settings,
+		Open:     src.open,
 		Records: func(ctx context.Context) (deliver.RecordReader, error) {
-			body, err := open(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return d.opts.Decode.newReader(body, obj, o.key, filter, d.opts.Logger)
+			return src.records(ctx, filter)
 		},
 	}
 }
 
-// tenantLimiter bounds the deliveries in flight per tenant across all
-// Dispatch calls of a Dispatcher. Slots of idle tenants are dropped.
-type tenantLimiter struct {
+// keyedLimiter bounds the deliveries in flight per key (a tenant, or a
+// tenant's destination) across all Dispatch calls of a Dispatcher. Slots
+// of idle keys are dropped.
+type keyedLimiter struct {
 	limit int
 
 	mu    sync.Mutex
-	slots map[string]*tenantSlots
+	slots map[string]*keyedSlots
 }
 
-type tenantSlots struct {
+type keyedSlots struct {
 	ch   chan struct{}
 	refs int // acquirers holding or waiting for a slot
 }
 
-// acquire waits for a slot of the tenant and returns its release.
-func (l *tenantLimiter) acquire(ctx context.Context, tenantID string) (func(), error) {
+// acquire waits for a slot of key and returns its release.
+func (l *keyedLimiter) acquire(ctx context.Context, key string) (func(), error) {
 	l.mu.Lock()
-	s := l.slots[tenantID]
+	s := l.slots[key]
 	if s == nil {
-		s = &tenantSlots{ch: make(chan struct{}, l.limit)}
-		l.slots[tenantID] = s
+		s = &keyedSlots{ch: make(chan struct{}, l.limit)}
+		l.slots[key] = s
 	}
 	s.refs++
 	l.mu.Unlock()
@@ -474,7 +519,7 @@ func (l *tenantLimiter) acquire(ctx context.Context, tenantID string) (func(), e
 	done := func() {
 		l.mu.Lock()
 		if s.refs--; s.refs == 0 {
-			delete(l.slots, tenantID)
+			delete(l.slots, key)
 		}
 		l.mu.Unlock()
 	}

@@ -1,15 +1,21 @@
 // Package awsdispatch assembles the production Dispatcher from an AWS
 // configuration: tenant configurations from DynamoDB (cached), objects read
-// from the central bucket, CloudWatch Logs deliveries through the
-// central-role → tenant-role chain, and S3 deliveries with the central
-// role. Every piece can be replaced or tuned through Options; use the
-// packages it wires (deliver/cloudwatch, deliver/s3, tenant/dynamostore,
-// credentials) directly for anything else.
+// from the central bucket with the central role, CloudWatch Logs
+// deliveries through the central-role → tenant-role chain, and S3
+// deliveries with the central role. Every piece can be replaced or tuned
+// through Options; use the packages it wires (deliver/cloudwatch,
+// deliver/s3, tenant/dynamostore, credentials) directly for anything else.
+//
+// Kinds lists the destination kinds it delivers to: the one place a new
+// kind is registered for the production wiring, and the registry a
+// configuration API validates with (examples/configapi).
 package awsdispatch
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +27,7 @@ import (
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/deliver/s3"
+	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/dynamostore"
 )
@@ -53,8 +60,19 @@ type Options struct {
 	CloudWatch func(*cloudwatch.Options)
 	S3         func(*s3.Options)
 	STS        func(*credentials.STSOptions)
-	// Deliverers adds or replaces deliverers by kind.
-	Deliverers map[string]deliver.Deliverer
+	// Kinds adds destination kinds, or replaces the built-in kind of the
+	// same name.
+	Kinds []deliver.Kind
+	// Groups are the application groups configs may name. Default: the
+	// built-in groups.
+	Groups *groups.Registry
+}
+
+// Kinds returns the destination kinds New wires, without deliverers: the
+// registry of a configuration API that must accept exactly what the
+// processor delivers.
+func Kinds() []deliver.Kind {
+	return []deliver.Kind{cloudwatch.Kind(), s3.Kind()}
 }
 
 // New returns a Dispatcher wired for AWS. cfg is the processor's own
@@ -115,12 +133,22 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 	if err != nil {
 		return nil, err
 	}
-	deliverers := map[string]deliver.Deliverer{tenant.KindCloudWatch: cw, tenant.KindS3: s3d}
-	for kind, d := range o.Deliverers {
-		deliverers[kind] = d
+	kinds := []deliver.Kind{cw.Kind(), s3d.Kind()}
+	for _, k := range o.Kinds {
+		kinds = slices.DeleteFunc(kinds, func(b deliver.Kind) bool { return b.Name == k.Name })
+		kinds = append(kinds, k)
 	}
-	central := awss3.NewFromConfig(cfg, func(so *awss3.Options) { so.UsePathStyle = o.UsePathStyle })
-	return logdelivery.NewDispatcher(store, deliverers, func(do *logdelivery.Options) {
+	registry, err := deliver.NewRegistry(kinds, func(ro *deliver.RegistryOptions) { ro.Groups = o.Groups })
+	if err != nil {
+		return nil, fmt.Errorf("awsdispatch: %w", err)
+	}
+	// The central bucket is read with the central identity, the one that
+	// copies from it too.
+	central := awss3.NewFromConfig(cfg, func(so *awss3.Options) {
+		so.UsePathStyle = o.UsePathStyle
+		so.Credentials = credentials.Central(chain, cfg.Region)
+	})
+	return logdelivery.NewDispatcher(store, registry, func(do *logdelivery.Options) {
 		do.Opener = s3.NewOpener(central)
 		do.Observer = o.Observer
 		do.Logger = o.Logger

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,8 +23,6 @@ import (
 // ErrMalformedRoleARN is matched by errors.Is for role ARNs that are not of
 // the form arn:PARTITION:iam::ACCOUNT:role/NAME.
 var ErrMalformedRoleARN = errors.New("malformed role ARN")
-
-var roleARNPattern = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
 
 // AssumeRoleError reports which hop of a role chain failed. It is returned
 // classified (see fault.IsRetryable): at a tenant's hop, access denied, a

@@ -1,7 +1,20 @@
 // Package deliver defines what a log destination is: the Deliverer
-// interface, the Delivery it is handed, the Receipt it returns and the log
-// Record it may consume. Implementations live in subpackages (file, records,
-// cloudwatch, s3); delivertest holds a recording fake for users' tests.
+// interface, the Delivery it is handed, the Receipt it returns, the log
+// Record it may consume, and destination kinds: a Kind is a name, a typed
+// settings type with its own validation, and the Deliverer of the kind; a
+// Registry holds the kinds a processor or a configuration API knows.
+// Kinds live in subpackages (cloudwatch, s3); file and records deliver the
+// cloudwatch and s3 kinds locally; delivertest holds a recording fake and
+// the conformance suite every kind runs.
+//
+// # Adding a destination kind
+//
+// A kind is one package: its Settings type (json attribute names, doc and
+// required tags, a Validate method), its Deliverer, and a function
+// returning its Kind. The wiring that builds the processor lists it once
+// (awsdispatch.Kinds, or a NewRegistry call of your own); the Dispatcher,
+// the stores, the configuration API, its validate report and its OpenAPI
+// document all ask the Registry.
 package deliver
 
 import (
@@ -56,12 +69,17 @@ type Delivery struct {
 	Object Object
 	Key    keyparse.Key          // the parsed object key: whose logs these are
 	Config tenant.DeliveryConfig // the destination, already validated
+	// Settings are Config's settings decoded by its kind (for example a
+	// *cloudwatch.Settings), already validated.
+	Settings Settings
 
 	// Open opens the raw object (for copying). Each call opens a new stream;
 	// the caller closes it.
 	Open func(ctx context.Context) (*Body, error)
-	// Records opens the decoded, application-filtered log records of the
-	// object, streamed. Each call starts a new stream; the caller closes it.
+	// Records opens the decoded log records of the object selected for this
+	// destination, streamed. Each call starts a new stream; the caller
+	// closes it. Several record destinations of one tenant share one
+	// download and decode of the object.
 	Records func(ctx context.Context) (RecordReader, error)
 }
 
@@ -75,7 +93,7 @@ type Receipt struct {
 	Rejected  int64 `json:"rejected,omitempty"`  // events the destination refused (e.g. rejectedLogEventsInfo)
 	Dropped   int64 `json:"dropped,omitempty"`   // events not sent because the destination would refuse them
 	Truncated int64 `json:"truncated,omitempty"` // events shortened to fit the destination's size limit
-	Skipped   int64 `json:"skipped,omitempty"`   // input lines not decodable into records (see DecodeStats)
+	Undecoded int64 `json:"undecoded,omitempty"` // input lines that did not become records (see DecodeStats.Undecoded)
 	Calls     int   `json:"calls,omitempty"`     // API calls made (writes, including retries)
 	// Location names where the data went: a URI, log group/stream or path.
 	Location string `json:"location,omitempty"`
@@ -89,7 +107,7 @@ func (r Receipt) Add(o Receipt) Receipt {
 	r.Rejected += o.Rejected
 	r.Dropped += o.Dropped
 	r.Truncated += o.Truncated
-	r.Skipped += o.Skipped
+	r.Undecoded += o.Undecoded
 	r.Calls += o.Calls
 	if r.Location == "" {
 		r.Location = o.Location

@@ -89,11 +89,11 @@ type DecodeStats struct {
 	InvalidUTF8  int64 // records whose message had invalid UTF-8 repaired
 	TooLong      int64 // lines over the line limit, skipped
 	Empty        int64 // records with an empty message, skipped
-	Filtered     int64 // records of applications the tenant did not ask for
+	Filtered     int64 // records the destination's selection did not select
 	InputBytes   int64 // decompressed bytes read
 	CompressedIn int64 // compressed bytes read, when known
 }
 
-// Skipped is the number of input lines or records that did not become
-// records, excluding application filtering.
-func (s DecodeStats) Skipped() int64 { return s.TooLong + s.Empty }
+// Undecoded is the number of input lines or records that did not become
+// records (too long, empty), selection excluded.
+func (s DecodeStats) Undecoded() int64 { return s.TooLong + s.Empty }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -223,12 +222,7 @@ func (c *Cache) Len() int {
 func cloneConfigs(in []DeliveryConfig) []DeliveryConfig {
 	out := make([]DeliveryConfig, len(in))
 	for i, c := range in {
-		c.DesiredLogs = slices.Clone(c.DesiredLogs)
-		c.Groups = slices.Clone(c.Groups)
-		if c.Enabled != nil {
-			c.Enabled = Bool(*c.Enabled)
-		}
-		out[i] = c
+		out[i] = c.Clone()
 	}
 	return out
 }

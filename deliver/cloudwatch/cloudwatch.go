@@ -67,7 +67,6 @@ import (
 	"github.com/logdelivery/logdelivery/internal/awserr"
 	"github.com/logdelivery/logdelivery/internal/cwbatch"
 	"github.com/logdelivery/logdelivery/keyparse"
-	"github.com/logdelivery/logdelivery/tenant"
 )
 
 // DefaultStreamTemplate names one log stream per pod.
@@ -226,7 +225,7 @@ func New(chain credentials.CredentialChain, optFns ...func(*Options)) (*Delivere
 }
 
 // DeliveryError reports a delivery that stopped on a failed batch. It wraps
-// the failure and is itself wrapped in a classified deliver.Error.
+// the failure and is itself marked retryable or permanent (package fault).
 type DeliveryError struct {
 	Region, Group, Stream string
 	// Delivered events were accepted by CloudWatch Logs; NotDelivered
@@ -252,11 +251,9 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 // deliver.Deliverer.
 func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
 	cfg := d.Config
-	if cfg.Kind() != tenant.KindCloudWatch {
-		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: config %s/%s is not a cloudwatch destination", cfg.TenantID, cfg.Type))
-	}
-	if cfg.LogGroupName == "" {
-		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: config %s/%s has no log_group_name", cfg.TenantID, cfg.Type))
+	st, ok := d.Settings.(*Settings)
+	if !ok || st == nil {
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: delivery to %s/%s has no cloudwatch settings (got %T)", cfg.TenantID, cfg.Type, d.Settings))
 	}
 	if d.Records == nil {
 		return deliver.Receipt{}, fault.Permanent(errors.New("cloudwatch: delivery has no record reader"))
@@ -269,10 +266,10 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: config %s/%s has no target_region and no default region is set", cfg.TenantID, cfg.Type))
 	}
 	var hops []credentials.Hop
-	if cfg.LogDistributionRoleARN != "" {
+	if st.LogDistributionRoleARN != "" {
 		hops = append(hops, credentials.Hop{
-			RoleARN:     cfg.LogDistributionRoleARN,
-			ExternalID:  cfg.ExternalID,
+			RoleARN:     st.LogDistributionRoleARN,
+			ExternalID:  st.ExternalID,
 			SessionName: dv.opts.SessionName(d),
 		})
 	}
@@ -291,8 +288,8 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 		ctx:     ctx,
 		client:  dv.opts.NewClient(region, creds),
 		region:  region,
-		group:   cfg.LogGroupName,
-		owner:   cfg.LogDistributionRoleARN,
+		group:   st.LogGroupName,
+		owner:   st.LogDistributionRoleARN,
 		key:     d.Key,
 		now:     dv.opts.Now(),
 		sem:     make(chan struct{}, dv.opts.Concurrency),
@@ -303,7 +300,7 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 	r.wg.Wait()
 
 	rcpt := r.rcpt
-	rcpt.Skipped = rr.Stats().Skipped()
+	rcpt.Undecoded = rr.Stats().Undecoded()
 	rcpt.Location = r.location()
 	if err := r.result(); err != nil {
 		return rcpt, err

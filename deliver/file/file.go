@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 )
@@ -59,13 +60,25 @@ func New(dir string, optFns ...func(*Options)) (*Deliverer, error) {
 	return &Deliverer{dir: dir, tmpl: tmpl}, nil
 }
 
+// Kind returns the s3 kind delivered by d: configs of kind s3 (with their
+// s3.Settings) are copied into local directories named by their bucket.
+func (d *Deliverer) Kind() deliver.Kind {
+	k := s3.Kind()
+	k.Deliverer = d
+	return k
+}
+
 // Deliver copies the object.
 func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
-	rel, err := d.tmpl.Expand(dl.Key, map[string]string{"bucket_prefix": dl.Config.Prefix()})
+	st, ok := dl.Settings.(*s3.Settings)
+	if !ok || st == nil {
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("file: delivery to %s/%s has no s3 settings (got %T)", dl.Config.TenantID, dl.Config.Type, dl.Settings))
+	}
+	rel, err := d.tmpl.Expand(dl.Key, map[string]string{"bucket_prefix": st.Prefix()})
 	if err != nil {
 		return deliver.Receipt{}, fault.Permanent(err)
 	}
-	rel = path.Join(dl.Config.BucketName, rel)
+	rel = path.Join(st.BucketName, rel)
 	if !filepath.IsLocal(rel) {
 		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("destination path %q leaves the output directory", rel))
 	}

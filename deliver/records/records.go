@@ -32,9 +32,9 @@ import (
 	"time"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
-	"github.com/logdelivery/logdelivery/tenant"
 )
 
 // DefaultStreamTemplate names a record's log stream unless
@@ -74,6 +74,14 @@ type Deliverer struct {
 	locks  lockTable
 }
 
+// Kind returns the cloudwatch kind delivered by w: configs of kind
+// cloudwatch (with their cloudwatch.Settings) are written to local files.
+func (w *Deliverer) Kind() deliver.Kind {
+	k := cloudwatch.Kind()
+	k.Deliverer = w
+	return k
+}
+
 // New returns a Deliverer writing under dir, which is created on first use.
 func New(dir string, optFns ...func(*Options)) (*Deliverer, error) {
 	opts := Options{StreamTemplate: DefaultStreamTemplate, FileMode: 0o644}
@@ -107,10 +115,11 @@ type batch struct {
 // record stream fails, the records read before are written and its error
 // is returned as classified by the decoder.
 func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deliver.Receipt, err error) {
-	if kind := d.Config.Kind(); kind != tenant.KindCloudWatch {
-		return rcpt, fault.Permanent(fmt.Errorf("records: config %s/%s is of kind %q, want %q", d.Config.TenantID, d.Config.Type, kind, tenant.KindCloudWatch))
+	st, ok := d.Settings.(*cloudwatch.Settings)
+	if !ok || st == nil {
+		return rcpt, fault.Permanent(fmt.Errorf("records: delivery to %s/%s has no cloudwatch settings (got %T)", d.Config.TenantID, d.Config.Type, d.Settings))
 	}
-	groupDir, err := w.groupDir(d.Config.LogGroupName)
+	groupDir, err := w.groupDir(st.LogGroupName)
 	if err != nil {
 		return rcpt, fault.Permanent(err)
 	}
@@ -123,7 +132,7 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 		return rcpt, err
 	}
 	defer rr.Close()
-	defer func() { rcpt.Skipped = rr.Stats().Skipped() }()
+	defer func() { rcpt.Undecoded = rr.Stats().Undecoded() }()
 
 	var (
 		batches  = map[string]*batch{}

@@ -33,7 +33,6 @@ import (
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/awserr"
 	"github.com/logdelivery/logdelivery/keyparse"
-	"github.com/logdelivery/logdelivery/tenant"
 )
 
 // DefaultKeyTemplate is the destination key template: the config's
@@ -193,14 +192,15 @@ func New(chain credentials.CredentialChain, optFns ...func(*Options)) (*Delivere
 // delivered-at), so redeliveries leave one object.
 func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
 	cfg := dl.Config
-	if cfg.Kind() != tenant.KindS3 || cfg.BucketName == "" {
-		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("s3 deliverer: config %s/%s is not an s3 destination with a bucket_name", cfg.TenantID, cfg.Type))
+	st, ok := dl.Settings.(*Settings)
+	if !ok || st == nil {
+		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("s3 deliverer: delivery to %s/%s has no s3 settings (got %T)", cfg.TenantID, cfg.Type, dl.Settings))
 	}
-	key, err := d.tmpl.Expand(dl.Key, map[string]string{"bucket_prefix": cfg.Prefix()})
+	key, err := d.tmpl.Expand(dl.Key, map[string]string{"bucket_prefix": st.Prefix()})
 	if err != nil {
 		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("s3 deliverer: destination key for %s: %w", dl.Object.Key, err))
 	}
-	rcpt := deliver.Receipt{Location: "s3://" + cfg.BucketName + "/" + key}
+	rcpt := deliver.Receipt{Location: "s3://" + st.BucketName + "/" + key}
 
 	creds, err := d.chain.Provider(ctx, d.opts.Region)
 	if err != nil {
@@ -216,20 +216,20 @@ func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.
 		d:      d,
 		client: dst,
 		obj:    dl.Object,
-		bucket: cfg.BucketName,
+		bucket: st.BucketName,
 		key:    key,
 		rcpt:   &rcpt,
 		source: copySource(dl.Object.Bucket, dl.Object.Key, dl.Object.VersionID),
 	}
-	if cfg.BucketOwner != "" {
-		c.owner = aws.String(cfg.BucketOwner)
+	if st.BucketOwner != "" {
+		c.owner = aws.String(st.BucketOwner)
 	}
 	// Without a key of its own the copy sends no encryption header, so the
 	// tenant bucket's default encryption applies (SSE-S3 at least: S3
 	// encrypts every object); forcing SSE-S3 would override a bucket that
 	// defaults to SSE-KMS, or be refused by a policy that requires it.
-	if cfg.KMSKeyID != "" {
-		c.sse, c.kmsKey = types.ServerSideEncryptionAwsKms, aws.String(cfg.KMSKeyID)
+	if st.KMSKeyID != "" {
+		c.sse, c.kmsKey = types.ServerSideEncryptionAwsKms, aws.String(st.KMSKeyID)
 	}
 
 	// One HeadObject of the source: its size chooses single or multipart

@@ -43,11 +43,13 @@ func tenantConfigs(tenants int) []tenant.DeliveryConfig {
 	for i := range cfgs {
 		id := tenantName(i)
 		cfgs[i] = tenant.DeliveryConfig{
-			TenantID:               id,
-			Type:                   tenant.KindCloudWatch,
-			TargetRegion:           region,
-			LogGroupName:           logGroup(id),
-			LogDistributionRoleARN: fmt.Sprintf("arn:aws:iam::%012d:role/tenant-log-delivery", 222222220000+i),
+			TenantID:     id,
+			Type:         tenant.KindCloudWatch,
+			TargetRegion: region,
+			Settings: deliver.SettingsObject(&cloudwatch.Settings{
+				LogGroupName:           logGroup(id),
+				LogDistributionRoleARN: fmt.Sprintf("arn:aws:iam::%012d:role/tenant-log-delivery", 222222220000+i),
+			}),
 		}
 	}
 	return cfgs
@@ -100,7 +102,11 @@ func deliverObjects(ctx context.Context, dir string, m manifest, endpoint string
 	if err != nil {
 		return res, err
 	}
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{tenant.KindCloudWatch: cw}, func(o *logdelivery.Options) {
+	kinds, err := deliver.NewRegistry([]deliver.Kind{cw.Kind()})
+	if err != nil {
+		return res, err
+	}
+	d, err := logdelivery.NewDispatcher(store, kinds, func(o *logdelivery.Options) {
 		o.Opener = file.Opener{FS: os.DirFS(dir)}
 		o.Now = func() time.Time { return clock }
 	})

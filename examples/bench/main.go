@@ -205,9 +205,9 @@ func check(m manifest, res result, es endpointStats) []string {
 	if es.Events != res.Receipt.Events {
 		problems = append(problems, fmt.Sprintf("the endpoint accepted %d events, the receipts say %d", es.Events, res.Receipt.Events))
 	}
-	if n := res.Receipt.Dropped + res.Receipt.Rejected + res.Receipt.Truncated + res.Receipt.Skipped + es.Rejected; n > 0 {
+	if n := res.Receipt.Dropped + res.Receipt.Rejected + res.Receipt.Truncated + res.Receipt.Undecoded + es.Rejected; n > 0 {
 		problems = append(problems, fmt.Sprintf("events dropped %d, rejected %d (endpoint: %d), truncated %d, lines skipped %d",
-			res.Receipt.Dropped, res.Receipt.Rejected, es.Rejected, res.Receipt.Truncated, res.Receipt.Skipped))
+			res.Receipt.Dropped, res.Receipt.Rejected, es.Rejected, res.Receipt.Truncated, res.Receipt.Undecoded))
 	}
 	return problems
 }

@@ -39,6 +39,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logdelivery/logdelivery/awsdispatch"
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/configapi"
 	"github.com/logdelivery/logdelivery/tenant/filestore"
@@ -98,7 +100,12 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 			return fmt.Errorf("CONFIG_API_MAX_BODY_BYTES %q is not a positive integer", s)
 		}
 	}
-	h, err := configapi.New(store, configapi.NewHMAC(keys), opts, func(o *configapi.Options) { o.MaxBodyBytes = maxBody })
+	// The processor's own kinds: the API accepts exactly what it delivers.
+	kinds, err := deliver.NewRegistry(awsdispatch.Kinds())
+	if err != nil {
+		return err
+	}
+	h, err := configapi.New(store, kinds, configapi.NewHMAC(keys), opts, func(o *configapi.Options) { o.MaxBodyBytes = maxBody })
 	if err != nil {
 		return err
 	}

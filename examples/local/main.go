@@ -96,13 +96,18 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 	if verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": s3, "cloudwatch": cw}, func(o *logdelivery.Options) {
+	kinds, err := deliver.NewRegistry([]deliver.Kind{s3.Kind(), cw.Kind()})
+	if err != nil {
+		return 0, err
+	}
+	d, err := logdelivery.NewDispatcher(store, kinds, func(o *logdelivery.Options) {
 		o.Opener = file.Opener{FS: objects}
 		o.Logger = logger
 	})
 	if err != nil {
 		return 0, err
 	}
+	defer d.Close()
 
 	var objs []logdelivery.Object
 	err = fs.WalkDir(objects, ".", func(p string, e fs.DirEntry, err error) error {

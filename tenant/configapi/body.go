@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -87,22 +86,9 @@ func (c *call) condition(im ifMatchHeader) (tenant.Condition, error) {
 	return tenant.Condition{IfUpdatedAt: cur.UpdatedAt}, nil
 }
 
-// configFields is the set of JSON member names of tenant.DeliveryConfig.
-var configFields = func() map[string]bool {
-	fields := map[string]bool{}
-	t := reflect.TypeFor[tenant.DeliveryConfig]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			fields[name] = true
-		}
-	}
-	return fields
-}()
-
-// decodeObject parses body as exactly one JSON object whose member names
-// are all fields of a delivery config, spelt exactly (encoding/json would
-// accept other cases) and given once. Numbers are kept as json.Number.
+// decodeObject parses body as exactly one JSON object whose members are
+// each given once. Numbers are kept as json.Number. Whether the members are
+// fields of a delivery config is decodeConfig's and the registry's to say.
 func decodeObject(body []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, newProblem(ProblemBadRequest, "the request body is empty; send a JSON object")
@@ -134,11 +120,7 @@ func decodeObject(body []byte) (map[string]any, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, malformed(err)
 		}
-		_, dup := obj[key]
-		switch {
-		case !configFields[key]:
-			bad = append(bad, tenant.FieldError{Field: key, Message: "is not a field of delivery configs"})
-		case dup:
+		if _, dup := obj[key]; dup {
 			bad = append(bad, tenant.FieldError{Field: key, Message: "is given more than once"})
 		}
 		obj[key] = v
@@ -151,7 +133,7 @@ func decodeObject(body []byte) (map[string]any, error) {
 	}
 	if len(bad) > 0 {
 		slices.SortStableFunc(bad, func(a, b tenant.FieldError) int { return strings.Compare(a.Field, b.Field) })
-		return nil, newProblem(ProblemBadRequest, "the request body has unknown or repeated fields", bad...)
+		return nil, newProblem(ProblemBadRequest, "the request body has repeated fields", bad...)
 	}
 	return obj, nil
 }
@@ -169,64 +151,24 @@ func syntaxDetail(err error, body []byte) string {
 	}
 }
 
-// decodeConfig turns a JSON value into a config, strictly: a member of the
-// wrong JSON type is a 400 naming the field.
-func decodeConfig(obj any) (tenant.DeliveryConfig, error) {
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return tenant.DeliveryConfig{}, fmt.Errorf("re-encoding a request body: %w", err)
+// decodeConfig turns a JSON value into a config (tenant.DecodeObject): a
+// field of the wrong JSON type, or a setting in the wrong place, is a 422
+// naming it.
+func decodeConfig(v any) (tenant.DeliveryConfig, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return tenant.DeliveryConfig{}, newProblem(ProblemBadRequest, "the request body must be a JSON object")
 	}
-	var cfg tenant.DeliveryConfig
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			field, _, _ := strings.Cut(te.Field, ".")
-			msg := fmt.Sprintf("must be %s, not %s", jsonKind(te.Type), te.Value)
-			return tenant.DeliveryConfig{}, newProblem(ProblemBadRequest, fmt.Sprintf("field %s %s", field, msg), tenant.FieldError{Field: field, Message: msg})
-		}
-		return tenant.DeliveryConfig{}, newProblem(ProblemBadRequest, "the request body does not describe a delivery config")
+	cfg, err := tenant.DecodeObject(obj)
+	var ve *tenant.ValidationError
+	if errors.As(err, &ve) {
+		return tenant.DeliveryConfig{}, validationProblem(ve.Problems)
 	}
-	return cfg, nil
-}
-
-// jsonKind names the JSON type a Go type decodes from.
-func jsonKind(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return "an integer"
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a non-negative integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	default:
-		return "an object"
-	}
+	return cfg, err
 }
 
 // configObject returns cfg as a JSON object, the target of merge patches.
-func configObject(cfg tenant.DeliveryConfig) (map[string]any, error) {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encoding stored config: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("decoding stored config: %w", err)
-	}
-	return obj, nil
-}
+func configObject(cfg tenant.DeliveryConfig) map[string]any { return cfg.Object() }
 
 // mergePatch applies an RFC 7396 JSON Merge Patch to target and returns
 // the result. target is modified.

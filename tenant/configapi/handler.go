@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/tenant"
 )
 
@@ -74,6 +75,7 @@ type Options struct {
 // it with New. It is safe for concurrent use.
 type Handler struct {
 	store    tenant.Store
+	kinds    *deliver.Registry
 	auth     Authenticator
 	opts     Options
 	log      *slog.Logger
@@ -84,17 +86,22 @@ type Handler struct {
 
 var _ http.Handler = (*Handler)(nil)
 
-// New returns a Handler serving store, authenticating every request except
-// GET /healthz and GET /openapi.json with auth (NewHMAC for the built-in
+// New returns a Handler serving store, validating configs with the kinds
+// and groups of kinds (the processor's registry, or one built from the same
+// kinds without deliverers) and authenticating every request except GET
+// /healthz and GET /openapi.json with auth (NewHMAC for the built-in
 // request signing).
-func New(store tenant.Store, auth Authenticator, optFns ...func(*Options)) (*Handler, error) {
+func New(store tenant.Store, kinds *deliver.Registry, auth Authenticator, optFns ...func(*Options)) (*Handler, error) {
 	if store == nil {
 		return nil, errors.New("configapi: New needs a store")
+	}
+	if kinds == nil {
+		return nil, errors.New("configapi: New needs a registry of destination kinds")
 	}
 	if auth == nil {
 		return nil, errors.New("configapi: New needs an authenticator")
 	}
-	h := &Handler{store: store, auth: auth, mux: http.NewServeMux()}
+	h := &Handler{store: store, kinds: kinds, auth: auth, mux: http.NewServeMux()}
 	for _, fn := range optFns {
 		fn(&h.opts)
 	}
@@ -121,7 +128,7 @@ func New(store tenant.Store, auth Authenticator, optFns ...func(*Options)) (*Han
 		h.mux.Handle(pattern, h.wrap(rt))
 		h.patterns = append(h.patterns, pattern)
 	}
-	doc, err := json.MarshalIndent(openAPIDocument(rts, h.opts), "", "  ")
+	doc, err := json.MarshalIndent(openAPIDocument(rts, h.kinds, h.opts), "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("configapi: encoding the OpenAPI document: %w", err)
 	}

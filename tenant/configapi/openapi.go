@@ -1,13 +1,17 @@
 package configapi
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/tenant"
 )
 
@@ -16,7 +20,7 @@ type obj = map[string]any
 
 // openAPIDocument builds the OpenAPI 3.1 document of the routes, the same
 // table New registers on its ServeMux.
-func openAPIDocument(rts []route, opts Options) obj {
+func openAPIDocument(rts []route, kinds *deliver.Registry, opts Options) obj {
 	paths := obj{}
 	for _, rt := range rts {
 		item, _ := paths[rt.path].(obj)
@@ -52,7 +56,7 @@ func openAPIDocument(rts []route, opts Options) obj {
 						"both encoded the same way, as name=value joined by &.",
 				},
 			},
-			"schemas": schemas(),
+			"schemas": schemas(kinds),
 		},
 	}
 }
@@ -141,75 +145,189 @@ func problemStatuses(rt route, opts Options) []int {
 
 func ref(schema string) obj { return obj{"$ref": "#/components/schemas/" + schema} }
 
-// fieldDocs describes the fields of tenant.DeliveryConfig.
-var fieldDocs = map[string]string{
-	"tenant_id":                 "The tenant's id; must match the path.",
-	"type":                      "Destination kind (cloudwatch, s3) optionally followed by :name, e.g. s3:archive; must match the path.",
-	"enabled":                   "Absent means true.",
-	"desired_logs":              "Application names (case-sensitive) to deliver.",
-	"groups":                    "Application group names (case-insensitive) to deliver. With desired_logs empty too, every application is delivered.",
-	"target_region":             "The destination's region; empty means the processor's.",
-	"ttl":                       "Unix time (seconds) after which the config is not used; 0 means never.",
-	"created_at":                "Set by the server (RFC 3339); values sent are ignored.",
-	"updated_at":                "Set by the server (RFC 3339) on every write; values sent are ignored.",
-	"log_distribution_role_arn": "CloudWatch: the tenant's role the processor assumes.",
-	"log_group_name":            "CloudWatch: the tenant's log group.",
-	"bucket_name":               "S3: the tenant's bucket.",
-	"bucket_prefix":             "S3: key prefix; default " + tenant.DefaultBucketPrefix,
-	"bucket_owner":              "S3: the bucket's expected owner account id.",
-	"kms_key_id":                "S3: KMS key for SSE-KMS.",
-	"external_id":               "ExternalId presented to the tenant's role; empty means the central account id.",
+// commonDocs describes the common fields of delivery configs.
+var commonDocs = map[string]string{
+	tenant.FieldTenantID:     "The tenant's id; must match the path.",
+	tenant.FieldType:         "Destination kind optionally followed by :name, e.g. s3:archive; must match the path.",
+	tenant.FieldEnabled:      "Absent means true.",
+	tenant.FieldDesiredLogs:  "Application names (case-sensitive) to deliver.",
+	tenant.FieldGroups:       "Application group names (case-insensitive) to deliver. With desired_logs empty too, every application is delivered.",
+	tenant.FieldMatch:        "Flow-style rules selecting records by pod labels, namespace labels, namespaces, container names, hosts and applications: the first rule whose criteria all hold decides (select or exclude); with rules and none holding, the record is not delivered; no rules: every record. Applies on top of desired_logs and groups.",
+	tenant.FieldTargetRegion: "The destination's region; empty means the processor's.",
+	tenant.FieldTTL:          "Unix time (seconds) after which the config is not used; 0 means never.",
+	tenant.FieldCreatedAt:    "Set by the server (RFC 3339); values sent are ignored.",
+	tenant.FieldUpdatedAt:    "Set by the server (RFC 3339) on every write; values sent are ignored.",
 }
 
-// configSchema returns the schema of tenant.DeliveryConfig, derived from
-// the struct so that it lists exactly the fields the API decodes. With
-// nullable, every property may also be null (merge patches).
-func configSchema(nullable bool) obj {
-	props := obj{}
-	t := reflect.TypeFor[tenant.DeliveryConfig]()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		ft := t.Field(i).Type
-		if ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		var p obj
-		switch ft.Kind() {
-		case reflect.Bool:
-			p = obj{"type": "boolean"}
-		case reflect.Int64:
-			p = obj{"type": "integer", "format": "int64"}
-		case reflect.Slice:
-			p = obj{"type": "array", "items": obj{"type": "string"}}
-		default:
-			p = obj{"type": "string"}
+// commonProperties returns the schemas of the common fields.
+func commonProperties(kinds *deliver.Registry, nullable bool) obj {
+	str := func() obj { return obj{"type": "string"} }
+	strs := func() obj { return obj{"type": "array", "items": obj{"type": "string"}} }
+	props := obj{
+		tenant.FieldTenantID:     obj{"type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+		tenant.FieldType:         str(),
+		tenant.FieldEnabled:      obj{"type": "boolean"},
+		tenant.FieldDesiredLogs:  strs(),
+		tenant.FieldGroups:       strs(),
+		tenant.FieldMatch:        obj{"type": "array", "maxItems": tenant.MaxMatchRules, "items": ref("MatchRule")},
+		tenant.FieldTargetRegion: str(),
+		tenant.FieldTTL:          obj{"type": "integer", "format": "int64"},
+		tenant.FieldCreatedAt:    obj{"type": "string", "readOnly": true},
+		tenant.FieldUpdatedAt:    obj{"type": "string", "readOnly": true},
+	}
+	for name, p := range props {
+		p := p.(obj)
+		p["description"] = commonDocs[name]
+		if name == tenant.FieldGroups {
+			p["description"] = commonDocs[name] + " Known groups: " + strings.Join(kinds.Groups().Names(), ", ") + "."
 		}
 		if nullable {
 			p["type"] = []any{p["type"], "null"}
 		}
-		if d := fieldDocs[name]; d != "" {
-			p["description"] = d
-		}
-		if name == "created_at" || name == "updated_at" {
-			p["readOnly"] = true
-		}
-		props[name] = p
 	}
-	return obj{"type": "object", "additionalProperties": false, "properties": props}
+	return props
 }
 
-func schemas() obj {
-	patch := configSchema(true)
-	patch["description"] = "An RFC 7396 JSON Merge Patch of a delivery config: null removes a field."
-	config := configSchema(false)
-	config["description"] = "A tenant's delivery destination. POST bodies must carry type."
-	str := obj{"type": "string"}
+// kindSchema returns the schema of the configs of one kind: the common
+// fields and the kind's settings, top-level for cloudwatch and s3, under
+// settings for the others.
+func kindSchema(kinds *deliver.Registry, k deliver.Kind) obj {
+	props := commonProperties(kinds, false)
+	props[tenant.FieldType] = obj{
+		"type":        "string",
+		"pattern":     "^" + regexp.QuoteMeta(k.Name) + "(:[a-z0-9][a-z0-9._-]*)?$",
+		"description": fmt.Sprintf("%q, optionally followed by :name; must match the path.", k.Name),
+	}
+	settings, required := settingsProperties(kinds.Fields(k.Name))
+	if tenant.HasFlatSettings(k.Name) {
+		maps.Copy(props, settings)
+		return obj{"type": "object", "description": k.Summary, "additionalProperties": false,
+			"required": append([]any{tenant.FieldType}, required...), "properties": props}
+	}
+	nested := obj{"type": "object", "additionalProperties": false, "properties": settings,
+		"description": "The settings of " + k.Name + " destinations."}
+	if len(required) > 0 {
+		nested["required"] = required
+	}
+	props[tenant.FieldSettings] = nested
+	req := []any{tenant.FieldType}
+	if len(required) > 0 {
+		req = append(req, tenant.FieldSettings)
+	}
+	return obj{"type": "object", "description": k.Summary, "additionalProperties": false, "required": req, "properties": props}
+}
+
+// settingsProperties returns the schemas of a kind's settings and the names
+// of the required ones.
+func settingsProperties(fields []deliver.FieldDoc) (obj, []any) {
+	props := obj{}
+	var required []any
+	for _, f := range fields {
+		p := typeSchema(f.Type)
+		if f.Doc != "" {
+			p["description"] = f.Doc
+		}
+		props[f.Name] = p
+		if f.Required {
+			required = append(required, f.Name)
+		}
+	}
+	return props, required
+}
+
+// typeSchema returns the JSON schema of a settings field's Go type.
+func typeSchema(t reflect.Type) obj {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return typeSchema(t.Elem())
+	case reflect.String:
+		return obj{"type": "string"}
+	case reflect.Bool:
+		return obj{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return obj{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return obj{"type": "number"}
+	case reflect.Slice, reflect.Array:
+		return obj{"type": "array", "items": typeSchema(t.Elem())}
+	case reflect.Map:
+		return obj{"type": "object", "additionalProperties": typeSchema(t.Elem())}
+	case reflect.Struct:
+		if t == reflect.TypeFor[time.Duration]() {
+			return obj{"type": "integer"}
+		}
+		props := obj{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "" || name == "-" {
+				continue
+			}
+			p := typeSchema(f.Type)
+			if d := f.Tag.Get("doc"); d != "" {
+				p["description"] = d
+			}
+			props[name] = p
+		}
+		return obj{"type": "object", "additionalProperties": false, "properties": props}
+	}
+	return obj{}
+}
+
+func matchRuleSchema() obj {
+	strs := func(desc string) obj {
+		return obj{"type": "array", "items": obj{"type": "string"}, "description": desc}
+	}
+	labels := func(desc string) obj {
+		return obj{"type": "object", "additionalProperties": obj{"type": "string"}, "description": desc}
+	}
+	criteria := obj{
+		"type":                 "object",
+		"additionalProperties": false,
+		"description":          "Every criterion given must hold; a list holds when one entry equals the record's value; labels hold when the record has each listed label with that value. {} holds for every record.",
+		"properties": obj{
+			"labels":           labels("Pod labels (kubernetes.pod_labels)."),
+			"namespace_labels": labels("Labels of the pod's namespace (kubernetes.namespace_labels)."),
+			"namespaces":       strs("Kubernetes namespaces."),
+			"container_names":  strs("Container names."),
+			"hosts":            strs("Node names (kubernetes.pod_node_name)."),
+			"applications":     strs("Application names."),
+		},
+	}
 	return obj{
-		"DeliveryConfig":      config,
-		"DeliveryConfigPatch": patch,
+		"type":                 "object",
+		"additionalProperties": false,
+		"description":          "One rule: exactly one of select and exclude.",
+		"properties":           obj{"select": criteria, "exclude": criteria},
+		"oneOf":                []any{obj{"required": []any{"select"}}, obj{"required": []any{"exclude"}}},
+	}
+}
+
+func schemas(kinds *deliver.Registry) obj {
+	var oneOf []any
+	out := obj{}
+	for _, name := range kinds.Names() {
+		k, _ := kinds.Kind(name)
+		schema := "DeliveryConfig_" + strings.NewReplacer(".", "_", "-", "_").Replace(name)
+		out[schema] = kindSchema(kinds, k)
+		oneOf = append(oneOf, ref(schema))
+	}
+	patchProps := commonProperties(kinds, true)
+	patchProps[tenant.FieldSettings] = obj{"type": []any{"object", "null"}, "description": "The settings of kinds other than cloudwatch and s3, merged member by member."}
+	str := obj{"type": "string"}
+	maps.Copy(out, obj{
+		"DeliveryConfig": obj{
+			"description": "A tenant's delivery destination: one schema per destination kind, told apart by type. POST bodies must carry type.",
+			"oneOf":       oneOf,
+		},
+		"DeliveryConfigPatch": obj{
+			"type":                 "object",
+			"description":          "An RFC 7396 JSON Merge Patch of a delivery config: null removes a field. The settings of cloudwatch and s3 are top-level fields (see their schemas); other kinds' are under settings. The result must be a valid config of its kind.",
+			"properties":           patchProps,
+			"additionalProperties": true,
+		},
+		"MatchRule": matchRuleSchema(),
 		"TenantConfigs": obj{
 			"type":     "object",
 			"required": []any{"tenant_id", "items"},
@@ -279,5 +397,6 @@ func schemas() obj {
 		},
 		"Health":  obj{"type": "object", "properties": obj{"status": str}},
 		"OpenAPI": obj{"type": "object"},
-	}
+	})
+	return out
 }

@@ -193,12 +193,9 @@ func (c *call) pathConfig() error {
 		return err
 	}
 	typ := c.r.PathValue("type")
-	var ve *tenant.ValidationError
-	if err := (tenant.DeliveryConfig{TenantID: c.tenantID, Type: typ}).Validate(); errors.As(err, &ve) {
-		for _, p := range ve.Problems {
-			if p.Field == "type" {
-				return newProblem(ProblemBadRequest, "the type in the path is invalid", p)
-			}
+	for _, p := range (tenant.DeliveryConfig{TenantID: c.tenantID, Type: typ}).CommonProblems() {
+		if p.Field == tenant.FieldType {
+			return newProblem(ProblemBadRequest, "the type in the path is invalid", p)
 		}
 	}
 	c.typ = typ
@@ -244,20 +241,31 @@ func serveListAll(c *call) error {
 }
 
 // listed returns the configs of a listing (never nil) with the stored items
-// it could not use, or the listing's error when it failed outright.
+// it could not use, or the listing's error when it failed outright. Items
+// that are enabled and unexpired but invalid (the processor would refuse
+// them) are listed as invalid, with their problems; disabled and expired
+// ones are listed as they are, so that a placeholder can be kept.
 func (c *call) listed(items []tenant.DeliveryConfig, err error) ([]tenant.DeliveryConfig, []invalidItem, error) {
-	var invalid []invalidItem
 	var ie *tenant.ItemsError
 	switch {
 	case errors.As(err, &ie):
-		invalid = c.invalidItems(ie)
 	case err != nil:
 		return nil, nil, err
+	default:
+		ie = &tenant.ItemsError{}
 	}
-	if items == nil {
-		items = []tenant.DeliveryConfig{}
+	good := make([]tenant.DeliveryConfig, 0, len(items))
+	now := c.h.opts.Now()
+	for _, cfg := range items {
+		if cfg.IsEnabled() && !cfg.Expired(now) {
+			if err := c.h.kinds.Validate(cfg); err != nil {
+				ie.Items = append(ie.Items, &tenant.ItemError{TenantID: cfg.TenantID, Type: cfg.Type, Err: err})
+				continue
+			}
+		}
+		good = append(good, cfg)
 	}
-	return items, invalid, nil
+	return good, c.invalidItems(ie), nil
 }
 
 func serveListTenant(c *call) error {
@@ -379,11 +387,7 @@ func servePatch(c *call) error {
 		if !im.matches(cur.UpdatedAt) {
 			return tenant.ErrConflict
 		}
-		doc, err := configObject(cur)
-		if err != nil {
-			return err
-		}
-		cfg, err := decodeConfig(mergePatch(doc, patch))
+		cfg, err := decodeConfig(mergePatch(configObject(cur), patch))
 		if err != nil {
 			return err
 		}
@@ -439,7 +443,7 @@ func serveValidate(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.json(http.StatusOK, validationReport(cfg, c.h.opts.Now()))
+	c.json(http.StatusOK, validationReport(c.h.kinds, cfg, c.h.opts.Now()))
 	return nil
 }
 
@@ -465,7 +469,7 @@ func (c *call) check(cfg *tenant.DeliveryConfig, fill bool) error {
 	}
 	var problems []tenant.FieldError
 	var ve *tenant.ValidationError
-	if err := cfg.Validate(); errors.As(err, &ve) {
+	if err := c.h.kinds.Validate(*cfg); errors.As(err, &ve) {
 		problems = ve.Problems
 	} else if err != nil {
 		return err

@@ -19,12 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -138,15 +135,10 @@ func (s *Store) Configs(ctx context.Context, tenantID string) ([]tenant.Delivery
 	return out, nil
 }
 
-// usable decodes and validates one item.
+// usable decodes one item. Whether its settings are valid is for the
+// kind to say (the Dispatcher and the configuration API ask the registry).
 func (s *Store) usable(ctx context.Context, item map[string]types.AttributeValue) (tenant.DeliveryConfig, *tenant.ItemError) {
 	c, err := decode(item)
-	// A disabled or expired config is returned as it is, valid or not: the
-	// dispatcher skips it, and a placeholder in a disabled config must not
-	// turn into a failure of every object of the tenant.
-	if err == nil && c.IsEnabled() && !c.Expired(s.opts.Now()) {
-		err = c.Validate()
-	}
 	if err != nil {
 		ierr := &tenant.ItemError{TenantID: stringAttr(item, PartitionKey), Type: stringAttr(item, SortKey), Err: err}
 		s.opts.Logger.WarnContext(ctx, "dynamostore: skipping unusable delivery config", "table", s.table, "tenant_id", ierr.TenantID, "type", ierr.Type, "error", err)
@@ -187,7 +179,7 @@ func (s *Store) Create(ctx context.Context, cfg tenant.DeliveryConfig) (tenant.D
 		return tenant.DeliveryConfig{}, err
 	}
 	cfg.CreatedAt, cfg.UpdatedAt = tenant.Stamp(tenant.DeliveryConfig{}, false, s.opts.Now())
-	item, err := attributevalue.MarshalMap(cfg)
+	item, err := encode(cfg)
 	if err != nil {
 		return tenant.DeliveryConfig{}, fmt.Errorf("dynamostore: encode %s/%s: %w", cfg.TenantID, cfg.Type, err)
 	}
@@ -206,57 +198,68 @@ func (s *Store) Create(ctx context.Context, cfg tenant.DeliveryConfig) (tenant.D
 	return cfg, nil
 }
 
-// Replace overwrites an existing configuration with one UpdateItem: every
-// attribute of the schema is set or removed, created_at is kept, and
-// attributes the schema does not know (written by other tools) are left
-// alone.
+// Replace overwrites an existing configuration: the stored item is read
+// (consistently) and replaced as a whole by a PutItem conditioned on its
+// updated_at, so that attributes the new config no longer has are removed
+// and a concurrent write is never lost; created_at is kept. When another
+// writer wins the race and cond is not set, the read and the put are tried
+// again, a few times.
 func (s *Store) Replace(ctx context.Context, cfg tenant.DeliveryConfig, cond tenant.Condition) (tenant.DeliveryConfig, error) {
 	if err := checkKey(cfg); err != nil {
 		return tenant.DeliveryConfig{}, err
 	}
-	var createdAt string
-	createdAt, cfg.UpdatedAt = tenant.Stamp(tenant.DeliveryConfig{UpdatedAt: cond.IfUpdatedAt}, cond.IfUpdatedAt != "", s.opts.Now())
-	cfg.CreatedAt = ""
-	item, err := attributevalue.MarshalMap(cfg)
-	if err != nil {
-		return tenant.DeliveryConfig{}, fmt.Errorf("dynamostore: encode %s/%s: %w", cfg.TenantID, cfg.Type, err)
-	}
-	update := newExpr()
-	var set, remove []string
-	for _, name := range schemaAttributes {
-		switch v, ok := item[name]; {
-		case name == PartitionKey || name == SortKey:
-		case name == "created_at":
-			set = append(set, fmt.Sprintf("%s = if_not_exists(%s, %s)", update.name(name), update.name(name), update.value(&types.AttributeValueMemberS{Value: createdAt})))
-		case ok:
-			set = append(set, update.name(name)+" = "+update.value(v))
-		default:
-			remove = append(remove, update.name(name))
+	const attempts = 4
+	for attempt := 1; ; attempt++ {
+		out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      aws.String(s.table),
+			Key:            key(cfg.TenantID, cfg.Type),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return tenant.DeliveryConfig{}, fault.Retryable(fmt.Errorf("dynamostore: replace %s/%s in table %s: read: %w", cfg.TenantID, cfg.Type, s.table, err))
+		}
+		if len(out.Item) == 0 {
+			return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s: %w", cfg.TenantID, cfg.Type, tenant.ErrNotFound)
+		}
+		stored := tenant.DeliveryConfig{CreatedAt: stringAttr(out.Item, "created_at"), UpdatedAt: stringAttr(out.Item, "updated_at")}
+		if c, err := decode(out.Item); err == nil {
+			stored.CreatedAt = c.CreatedAt // epoch numbers normalised
+		}
+		if cond.IfUpdatedAt != "" && cond.IfUpdatedAt != stored.UpdatedAt {
+			return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s (stored updated_at %s): %w", cfg.TenantID, cfg.Type, stored.UpdatedAt, tenant.ErrConflict)
+		}
+		next := cfg
+		next.CreatedAt, next.UpdatedAt = tenant.Stamp(stored, true, s.opts.Now())
+		item, err := encode(next)
+		if err != nil {
+			return tenant.DeliveryConfig{}, fmt.Errorf("dynamostore: encode %s/%s: %w", cfg.TenantID, cfg.Type, err)
+		}
+		e := newExpr()
+		condition := "attribute_exists(" + e.name(PartitionKey) + ") AND "
+		if raw, ok := out.Item["updated_at"]; ok {
+			condition += e.name("updated_at") + " = " + e.value(raw) // as stored, whatever its type
+		} else {
+			condition += "attribute_not_exists(" + e.name("updated_at") + ")"
+		}
+		_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                 aws.String(s.table),
+			Item:                      item,
+			ConditionExpression:       aws.String(condition),
+			ExpressionAttributeNames:  e.names,
+			ExpressionAttributeValues: e.valuesOrNil(),
+		})
+		var ccf *types.ConditionalCheckFailedException
+		switch {
+		case err == nil:
+			return next, nil
+		case !errors.As(err, &ccf):
+			return tenant.DeliveryConfig{}, fault.Retryable(fmt.Errorf("dynamostore: replace %s/%s in table %s: %w", cfg.TenantID, cfg.Type, s.table, err))
+		case cond.IfUpdatedAt != "":
+			return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s: %w", cfg.TenantID, cfg.Type, tenant.ErrConflict)
+		case attempt == attempts:
+			return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s: changed by other writers %d times in a row: %w", cfg.TenantID, cfg.Type, attempts, tenant.ErrConflict)
 		}
 	}
-	expr := "SET " + strings.Join(set, ", ")
-	if len(remove) > 0 {
-		expr += " REMOVE " + strings.Join(remove, ", ")
-	}
-	condition := update.condition(cond)
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 key(cfg.TenantID, cfg.Type),
-		UpdateExpression:                    aws.String(expr),
-		ConditionExpression:                 aws.String(condition),
-		ExpressionAttributeNames:            update.names,
-		ExpressionAttributeValues:           update.values,
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if err != nil {
-		return tenant.DeliveryConfig{}, s.writeError("replace", cfg.TenantID, cfg.Type, err)
-	}
-	stored, err := decode(out.Attributes)
-	if err != nil {
-		return tenant.DeliveryConfig{}, fmt.Errorf("dynamostore: replace %s/%s: decode the stored item: %w", cfg.TenantID, cfg.Type, err)
-	}
-	return stored, nil
 }
 
 // Delete removes a configuration with a DeleteItem conditioned on its
@@ -362,19 +365,6 @@ func stringAttr(item map[string]types.AttributeValue, name string) string {
 	}
 	return ""
 }
-
-// schemaAttributes are the attribute names of tenant.DeliveryConfig.
-var schemaAttributes = func() []string {
-	t := reflect.TypeFor[tenant.DeliveryConfig]()
-	names := make([]string, 0, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("dynamodbav"), ",")
-		if name != "" && name != "-" {
-			names = append(names, name)
-		}
-	}
-	return names
-}()
 
 // expr collects the placeholders of an expression.
 type expr struct {

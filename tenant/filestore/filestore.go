@@ -77,8 +77,13 @@ func Open(path string, optFns ...func(*Options)) (*Store, error) {
 	return s, nil
 }
 
-// Reload re-reads the file, replacing what the store holds.
+// Reload re-reads the file, replacing what the store holds. It holds the
+// store's lock from the read to the swap, so that a write of this store
+// (which saves the file under the same lock) is never lost to a reload
+// that read the file before it.
 func (s *Store) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	data, err := os.ReadFile(s.path)
 	if errors.Is(err, os.ErrNotExist) && s.opts.Create {
 		data = []byte("[]")
@@ -91,9 +96,7 @@ func (s *Store) Reload() error {
 	if err != nil {
 		return fmt.Errorf("filestore: %s: %w", s.path, err)
 	}
-	s.mu.Lock()
 	s.mem, s.bad = mem, bad
-	s.mu.Unlock()
 	return nil
 }
 
@@ -139,14 +142,13 @@ func parse(data []byte, isYAML bool, optFns ...func(*memstore.Options)) (*memsto
 	return mem, bad, nil
 }
 
-// decodeItem decodes one item strictly (unknown fields are errors, since
-// they are most often misspelt field names). On error the returned config
-// still carries the tenant and type when they could be read.
+// decodeItem decodes one item (see tenant.DecodeObject; whether its
+// settings are those of its kind is the registry's to say). On error the
+// returned config still carries the tenant and type when they could be
+// read.
 func decodeItem(raw json.RawMessage) (tenant.DeliveryConfig, error) {
 	var c tenant.DeliveryConfig
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	if err := json.Unmarshal(raw, &c); err != nil {
 		var keys struct {
 			TenantID any `json:"tenant_id"`
 			Type     any `json:"type"`

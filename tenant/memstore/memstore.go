@@ -50,7 +50,7 @@ func New(configs []tenant.DeliveryConfig, optFns ...func(*Options)) (*Store, err
 		if _, dup := s.items[k]; dup {
 			return nil, fmt.Errorf("memstore: %s/%s: %w", c.TenantID, c.Type, tenant.ErrExists)
 		}
-		s.items[k] = clone(c)
+		s.items[k] = c.Clone()
 	}
 	return s, nil
 }
@@ -65,7 +65,7 @@ func (s *Store) Configs(ctx context.Context, tenantID string) ([]tenant.Delivery
 	out := []tenant.DeliveryConfig{}
 	for k, c := range s.items {
 		if k.tenantID == tenantID {
-			out = append(out, clone(c))
+			out = append(out, c.Clone())
 		}
 	}
 	slices.SortFunc(out, func(a, b tenant.DeliveryConfig) int { return cmp.Compare(a.Type, b.Type) })
@@ -83,7 +83,7 @@ func (s *Store) Get(ctx context.Context, tenantID, typ string) (tenant.DeliveryC
 	if !ok {
 		return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s: %w", tenantID, typ, tenant.ErrNotFound)
 	}
-	return clone(c), nil
+	return c.Clone(), nil
 }
 
 // Create stores a new configuration.
@@ -149,7 +149,7 @@ func (s *Store) List(ctx context.Context, limit int, cursor string) ([]tenant.De
 	}
 	out := make([]tenant.DeliveryConfig, len(keys))
 	for i, k := range keys {
-		out[i] = clone(s.items[k])
+		out[i] = s.items[k].Clone()
 	}
 	s.mu.RUnlock()
 	return out, next, nil
@@ -161,7 +161,7 @@ func (s *Store) All() []tenant.DeliveryConfig {
 	defer s.mu.RUnlock()
 	out := make([]tenant.DeliveryConfig, 0, len(s.items))
 	for _, c := range s.items {
-		out = append(out, clone(c))
+		out = append(out, c.Clone())
 	}
 	slices.SortFunc(out, func(a, b tenant.DeliveryConfig) int {
 		return compareKeys(itemKey{a.TenantID, a.Type}, itemKey{b.TenantID, b.Type})
@@ -183,10 +183,10 @@ func (s *Store) write(ctx context.Context, cfg tenant.DeliveryConfig, precond fu
 	if err := precond(old, exists); err != nil {
 		return tenant.DeliveryConfig{}, fmt.Errorf("%s/%s: %w", cfg.TenantID, cfg.Type, err)
 	}
-	cfg = clone(cfg)
+	cfg = cfg.Clone()
 	cfg.CreatedAt, cfg.UpdatedAt = tenant.Stamp(old, exists, s.opts.Now())
 	s.items[k] = cfg
-	return clone(cfg), nil
+	return cfg.Clone(), nil
 }
 
 func check(old tenant.DeliveryConfig, exists bool, cond tenant.Condition) error {
@@ -197,15 +197,6 @@ func check(old tenant.DeliveryConfig, exists bool, cond tenant.Condition) error 
 		return tenant.ErrConflict
 	}
 	return nil
-}
-
-func clone(c tenant.DeliveryConfig) tenant.DeliveryConfig {
-	c.DesiredLogs = slices.Clone(c.DesiredLogs)
-	c.Groups = slices.Clone(c.Groups)
-	if c.Enabled != nil {
-		c.Enabled = tenant.Bool(*c.Enabled)
-	}
-	return c
 }
 
 func compareKeys(a, b itemKey) int {

@@ -9,6 +9,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -37,11 +38,13 @@ func Run(t *testing.T, open func(t *testing.T) tenant.Store) {
 // CloudWatch returns a valid cloudwatch config of tenant, for tests.
 func CloudWatch(tenantID string) tenant.DeliveryConfig {
 	return tenant.DeliveryConfig{
-		TenantID:               tenantID,
-		Type:                   tenant.KindCloudWatch,
-		LogDistributionRoleARN: "arn:aws:iam::222222222222:role/CustomerLogDistribution-us-east-1",
-		LogGroupName:           "/rosa/" + tenantID,
-		TargetRegion:           "us-east-1",
+		TenantID:     tenantID,
+		Type:         tenant.KindCloudWatch,
+		TargetRegion: "us-east-1",
+		Settings: map[string]any{
+			"log_distribution_role_arn": "arn:aws:iam::222222222222:role/CustomerLogDistribution-us-east-1",
+			"log_group_name":            "/rosa/" + tenantID,
+		},
 	}
 }
 
@@ -50,10 +53,49 @@ func S3(tenantID string) tenant.DeliveryConfig {
 	return tenant.DeliveryConfig{
 		TenantID:     tenantID,
 		Type:         tenant.KindS3,
-		BucketName:   "tenant-logs-" + tenantID,
-		BucketPrefix: "ROSA/cluster-logs/",
 		TargetRegion: "us-east-1",
+		Settings: map[string]any{
+			"bucket_name":   "tenant-logs-" + tenantID,
+			"bucket_prefix": "ROSA/cluster-logs/",
+		},
 	}
+}
+
+// Nested returns a config of a kind that nests its settings, with settings
+// of every JSON type, for round-trip tests. Its kind ("webhook") need not be
+// registered: stores keep settings without judging them.
+func Nested(tenantID string) tenant.DeliveryConfig {
+	return tenant.DeliveryConfig{
+		TenantID: tenantID,
+		Type:     "webhook:audit",
+		Match: []tenant.MatchRule{
+			{Exclude: &tenant.MatchCriteria{Labels: map[string]string{"tier": "debug"}}},
+			{Select: &tenant.MatchCriteria{ContainerNames: []string{"api"}, Namespaces: []string{"payments"}}},
+		},
+		Settings: map[string]any{
+			"url":       "https://hooks.example.com/logs",
+			"gzip":      true,
+			"max_bytes": json.Number("1048576"),
+			"headers":   map[string]any{"X-Team": "payments"},
+			"formats":   []any{"ndjson", "array"},
+		},
+	}
+}
+
+// Setting returns the string setting name of c, or "".
+func Setting(c tenant.DeliveryConfig, name string) string {
+	s, _ := c.Settings[name].(string)
+	return s
+}
+
+// WithSetting returns c with the setting name set to v.
+func WithSetting(c tenant.DeliveryConfig, name string, v any) tenant.DeliveryConfig {
+	c = c.Clone()
+	if c.Settings == nil {
+		c.Settings = map[string]any{}
+	}
+	c.Settings[name] = v
+	return c
 }
 
 func ctx(t *testing.T) context.Context {
@@ -72,16 +114,18 @@ func testUnknownTenant(t *testing.T, s tenant.Store) {
 
 func testRoundTrip(t *testing.T, s tenant.Store) {
 	in := tenant.DeliveryConfig{
-		TenantID:               "acme",
-		Type:                   "cloudwatch",
-		Enabled:                tenant.Bool(false),
-		DesiredLogs:            []string{"payments", "kube-apiserver"},
-		Groups:                 []string{"API", "scheduler"},
-		TargetRegion:           "eu-west-1",
-		TTL:                    4102444800,
-		LogDistributionRoleARN: "arn:aws:iam::222222222222:role/path/to/Role",
-		LogGroupName:           "/acme/logs",
-		ExternalID:             "ext-123",
+		TenantID:     "acme",
+		Type:         "cloudwatch",
+		Enabled:      tenant.Bool(false),
+		DesiredLogs:  []string{"payments", "kube-apiserver"},
+		Groups:       []string{"API", "scheduler"},
+		TargetRegion: "eu-west-1",
+		TTL:          4102444800,
+		Settings: map[string]any{
+			"log_distribution_role_arn": "arn:aws:iam::222222222222:role/path/to/Role",
+			"log_group_name":            "/acme/logs",
+			"external_id":               "ext-123",
+		},
 	}
 	created, err := s.Create(ctx(t), in)
 	require.NoError(t, err)
@@ -106,25 +150,32 @@ func testRoundTrip(t *testing.T, s tenant.Store) {
 	require.NoError(t, err)
 	assert.Nil(t, got.Enabled)
 	assert.True(t, got.IsEnabled())
-	assert.Equal(t, s3.BucketName, got.BucketName)
+	assert.Equal(t, Setting(s3, "bucket_name"), Setting(got, "bucket_name"))
+
+	// Nested settings of every JSON type, and match rules.
+	nested := Nested("acme")
+	created, err = s.Create(ctx(t), nested)
+	require.NoError(t, err)
+	got, err = s.Get(ctx(t), "acme", nested.Type)
+	require.NoError(t, err)
+	nested.CreatedAt, nested.UpdatedAt = created.CreatedAt, created.UpdatedAt
+	assert.Equal(t, nested, got, "nested settings and match rules survive a round trip")
 }
 
 func testCreateExisting(t *testing.T, s tenant.Store) {
 	_, err := s.Create(ctx(t), S3("acme"))
 	require.NoError(t, err)
-	c := S3("acme")
-	c.BucketName = "other-bucket"
+	c := WithSetting(S3("acme"), "bucket_name", "other-bucket")
 	_, err = s.Create(ctx(t), c)
 	assert.ErrorIs(t, err, tenant.ErrExists)
 	got, err := s.Get(ctx(t), "acme", "s3")
 	require.NoError(t, err)
-	assert.Equal(t, S3("acme").BucketName, got.BucketName, "a failed create changes nothing")
+	assert.Equal(t, "tenant-logs-acme", Setting(got, "bucket_name"), "a failed create changes nothing")
 }
 
 func testConfigsOfOneTenant(t *testing.T, s tenant.Store) {
-	archive := S3("acme")
+	archive := WithSetting(S3("acme"), "bucket_name", "acme-archive")
 	archive.Type = "s3:archive"
-	archive.BucketName = "acme-archive"
 	for _, c := range []tenant.DeliveryConfig{CloudWatch("acme"), S3("acme"), archive, S3("acme2"), CloudWatch("globex")} {
 		_, err := s.Create(ctx(t), c)
 		require.NoError(t, err)
@@ -134,7 +185,7 @@ func testConfigsOfOneTenant(t *testing.T, s tenant.Store) {
 	types := map[string]string{}
 	for _, c := range got {
 		assert.Equal(t, "acme", c.TenantID)
-		types[c.Type] = c.BucketName + c.LogGroupName
+		types[c.Type] = Setting(c, "bucket_name") + Setting(c, "log_group_name")
 	}
 	assert.Equal(t, map[string]string{
 		"cloudwatch": "/rosa/acme",
@@ -161,26 +212,29 @@ func testReplace(t *testing.T, s tenant.Store) {
 	_, err := s.Replace(ctx(t), S3("acme"), tenant.Condition{})
 	assert.ErrorIs(t, err, tenant.ErrNotFound, "replace of a missing config")
 
-	v1, err := s.Create(ctx(t), S3("acme"))
+	v1, err := s.Create(ctx(t), WithSetting(S3("acme"), "bucket_owner", "333333333333"))
 	require.NoError(t, err)
 
-	c := S3("acme")
-	c.BucketName = "acme-new"
+	c := WithSetting(S3("acme"), "bucket_name", "acme-new")
 	v2, err := s.Replace(ctx(t), c, tenant.Condition{IfUpdatedAt: v1.UpdatedAt})
 	require.NoError(t, err)
-	assert.Equal(t, "acme-new", v2.BucketName)
+	assert.Equal(t, "acme-new", Setting(v2, "bucket_name"))
 	assert.Equal(t, v1.CreatedAt, v2.CreatedAt, "created_at is kept")
 	assert.NotEqual(t, v1.UpdatedAt, v2.UpdatedAt, "updated_at changes on every write")
+	got, err := s.Get(ctx(t), "acme", "s3")
+	require.NoError(t, err)
+	assert.Equal(t, v2, got, "replace returns the config as stored")
+	assert.NotContains(t, got.Settings, "bucket_owner", "a replace removes the settings it does not carry")
 
-	c.BucketName = "acme-stale"
+	c = WithSetting(c, "bucket_name", "acme-stale")
 	_, err = s.Replace(ctx(t), c, tenant.Condition{IfUpdatedAt: v1.UpdatedAt})
 	assert.ErrorIs(t, err, tenant.ErrConflict, "replace with a stale updated_at")
 
-	got, err := s.Get(ctx(t), "acme", "s3")
+	got, err = s.Get(ctx(t), "acme", "s3")
 	require.NoError(t, err)
-	assert.Equal(t, "acme-new", got.BucketName, "a conflicting replace changes nothing")
+	assert.Equal(t, "acme-new", Setting(got, "bucket_name"), "a conflicting replace changes nothing")
 
-	c.BucketName = "acme-unconditional"
+	c = WithSetting(c, "bucket_name", "acme-unconditional")
 	_, err = s.Replace(ctx(t), c, tenant.Condition{})
 	require.NoError(t, err, "replace without a condition")
 }
@@ -249,10 +303,12 @@ func testCopies(t *testing.T, s tenant.Store) {
 	require.Len(t, got, 1)
 	assert.Equal(t, []string{"a", "b"}, got[0].DesiredLogs)
 	got[0].DesiredLogs[0] = "changed-after-read"
+	got[0].Settings["bucket_name"] = "changed-after-read"
 
 	again, err := s.Get(ctx(t), "acme", "s3")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, again.DesiredLogs, "callers cannot change stored configs")
+	assert.Equal(t, "tenant-logs-acme", Setting(again, "bucket_name"), "nor their settings")
 }
 
 func testConcurrentCreate(t *testing.T, s tenant.Store) {
@@ -261,8 +317,7 @@ func testConcurrentCreate(t *testing.T, s tenant.Store) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			c := S3("race")
-			c.BucketName = fmt.Sprintf("bucket-%d", i)
+			c := WithSetting(S3("race"), "bucket_name", fmt.Sprintf("bucket-%d", i))
 			_, errs[i] = s.Create(ctx(t), c)
 		})
 	}
