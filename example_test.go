@@ -24,7 +24,7 @@ func ExampleDispatcher() {
 		log.Fatal(err)
 	}
 	copyToBucket := deliver.DelivererFunc(func(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
-		return deliver.Receipt{Objects: 1, Location: "s3://" + d.Config.BucketName + "/" + d.Object.Key}, nil
+		return deliver.Receipt{Objects: 1, Location: "s3://" + d.Config.Settings["bucket_name"] + "/" + d.Object.Key}, nil
 	})
 	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": copyToBucket})
 	if err != nil {

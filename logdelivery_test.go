@@ -74,7 +74,7 @@ func TestOneDestinationFailsTheOtherIsDelivered(t *testing.T) {
 	dl := s3.Deliveries()[0]
 	assert.Equal(t, "acme", dl.Key.Tenant)
 	assert.Equal(t, "payments", dl.Key.Application)
-	assert.Equal(t, "tenant-logs-acme", dl.Config.BucketName)
+	assert.Equal(t, "tenant-logs-acme", dl.Config.Settings["bucket_name"])
 
 	assert.Equal(t, []string{"m1"}, rs.RetryIDs())
 	assert.Empty(t, rs.PermanentFailureIDs())
@@ -193,7 +193,7 @@ func TestSkipsAndConfigFailures(t *testing.T) {
 	filtered.Groups = []string{"api", "NoSuchGroup"}
 	invalid := storetest.S3("acme")
 	invalid.Type = "s3:invalid"
-	invalid.BucketName = "Not A Bucket"
+	invalid.Settings["bucket_name"] = "Not A Bucket"
 	unknownKind := tenant.DeliveryConfig{TenantID: "acme", Type: "loki"}
 	store := newStore(t, storetest.S3("acme"), disabled, expired, filtered, invalid, unknownKind)
 

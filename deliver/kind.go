@@ -218,9 +218,15 @@ func (r *Registry) Settings(cfg tenant.DeliveryConfig) (Settings, error) {
 	}
 	s, settingsProblems := r.decode(e, cfg)
 	problems = append(problems, settingsProblems...)
-	if len(settingsProblems) == 0 {
-		for _, p := range s.Validate(cfg) {
-			p.Field = SettingsField(kind, p.Field)
+	// The kind's own rules run on what decoded; a field that did not decode
+	// has its problem already.
+	undecoded := map[string]bool{}
+	for _, p := range settingsProblems {
+		undecoded[p.Field] = true
+	}
+	for _, p := range s.Validate(cfg) {
+		p.Field = SettingsField(kind, p.Field)
+		if !undecoded[p.Field] {
 			problems = append(problems, p)
 		}
 	}
@@ -276,6 +282,23 @@ func (r *Registry) decode(e *entry, cfg tenant.DeliveryConfig) (Settings, []tena
 		}
 	}
 	return s, problems
+}
+
+// UnknownSettings returns a problem for each of names that is not a
+// setting of kind (none for an unknown kind: Validate says that), for
+// callers that check a partial document, such as a merge patch.
+func (r *Registry) UnknownSettings(kind string, names []string) []tenant.FieldError {
+	e, ok := r.kinds[kind]
+	if !ok {
+		return nil
+	}
+	var problems []tenant.FieldError
+	for _, name := range names {
+		if !slices.ContainsFunc(e.fields, func(f FieldDoc) bool { return f.Name == name }) {
+			problems = append(problems, tenant.FieldError{Field: SettingsField(kind, name), Message: r.foreign(kind, name)})
+		}
+	}
+	return problems
 }
 
 // foreign explains why name is not a setting of kind.

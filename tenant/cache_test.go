@@ -94,7 +94,7 @@ func newTestCache(store ConfigStore, optFns ...func(*CacheOptions)) (*Cache, *fa
 }
 
 func s3cfg(tenantID, bucket string) DeliveryConfig {
-	return DeliveryConfig{TenantID: tenantID, Type: KindS3, BucketName: bucket, DesiredLogs: []string{"app"}, Enabled: Bool(true)}
+	return DeliveryConfig{TenantID: tenantID, Type: KindS3, Settings: map[string]any{"bucket_name": bucket}, DesiredLogs: []string{"app"}, Enabled: Bool(true)}
 }
 
 func TestCacheServesWithinTTL(t *testing.T) {
@@ -107,7 +107,7 @@ func TestCacheServesWithinTTL(t *testing.T) {
 		got, err := c.Configs(ctx, "acme")
 		require.NoError(t, err)
 		require.Len(t, got, 1)
-		assert.Equal(t, "acme-logs", got[0].BucketName)
+		assert.Equal(t, "acme-logs", got[0].Settings["bucket_name"])
 	}
 	assert.Equal(t, 1, store.count("acme"))
 
@@ -115,13 +115,13 @@ func TestCacheServesWithinTTL(t *testing.T) {
 	clock.Advance(time.Minute - time.Nanosecond)
 	got, err := c.Configs(ctx, "acme")
 	require.NoError(t, err)
-	assert.Equal(t, "acme-logs", got[0].BucketName, "still fresh just before the TTL")
+	assert.Equal(t, "acme-logs", got[0].Settings["bucket_name"], "still fresh just before the TTL")
 	assert.Equal(t, 1, store.count("acme"))
 
 	clock.Advance(time.Nanosecond)
 	got, err = c.Configs(ctx, "acme")
 	require.NoError(t, err)
-	assert.Equal(t, "acme-new", got[0].BucketName, "reloaded at the TTL")
+	assert.Equal(t, "acme-new", got[0].Settings["bucket_name"], "reloaded at the TTL")
 	assert.Equal(t, 2, store.count("acme"))
 }
 
@@ -269,7 +269,7 @@ func TestCacheInvalidate(t *testing.T) {
 	store.set("acme", s3cfg("acme", "v2"))
 	c.Invalidate("acme")
 	got, _ := c.Configs(ctx, "acme")
-	assert.Equal(t, "v2", got[0].BucketName)
+	assert.Equal(t, "v2", got[0].Settings["bucket_name"])
 	_, _ = c.Configs(ctx, "globex")
 	assert.Equal(t, 1, store.count("globex"), "other tenants stay cached")
 
@@ -294,7 +294,7 @@ func TestCacheInvalidateDuringLoad(t *testing.T) {
 	<-store.entered
 	c.Invalidate("acme") // the config changes while the old value is read
 	close(store.gate)
-	assert.Equal(t, "old", (<-done)[0].BucketName)
+	assert.Equal(t, "old", (<-done)[0].Settings["bucket_name"])
 
 	store.mu.Lock()
 	store.entered, store.gate = nil, nil
@@ -302,7 +302,7 @@ func TestCacheInvalidateDuringLoad(t *testing.T) {
 	store.set("acme", s3cfg("acme", "new"))
 	got, err := c.Configs(context.Background(), "acme")
 	require.NoError(t, err)
-	assert.Equal(t, "new", got[0].BucketName, "a load that raced an invalidation is not remembered")
+	assert.Equal(t, "new", got[0].Settings["bucket_name"], "a load that raced an invalidation is not remembered")
 }
 
 func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {

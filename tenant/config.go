@@ -325,11 +325,17 @@ func DecodeObject(obj map[string]any) (DeliveryConfig, error) {
 	str(FieldCreatedAt, &c.CreatedAt)
 	str(FieldUpdatedAt, &c.UpdatedAt)
 
+	// Where a kind keeps its settings is known only once its type is: with
+	// no usable type every other attribute is taken as a setting (the
+	// config is invalid anyway, for want of a type).
 	flat := HasFlatSettings(c.Kind())
+	typed := c.Kind() != "" && typeNamePattern.MatchString(c.Kind())
 	settings := map[string]any{}
 	for name, val := range obj {
 		switch {
 		case IsCommonField(name):
+		case !typed && name != FieldSettings:
+			settings[name] = cloneValue(val)
 		case name == FieldSettings && !flat:
 			m, ok := val.(map[string]any)
 			if !ok && val != nil {

@@ -10,19 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/tenant"
 )
 
-func cloudwatch() tenant.DeliveryConfig {
-	return tenant.DeliveryConfig{
-		TenantID: "acme", Type: "cloudwatch",
-		LogDistributionRoleARN: "arn:aws:iam::222222222222:role/CustomerLogDistribution-us-east-1",
-		LogGroupName:           "/rosa/acme",
-	}
-}
-
 func s3() tenant.DeliveryConfig {
-	return tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "acme-logs"}
+	return tenant.DeliveryConfig{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}}
 }
 
 // fields returns the fields named by a validation error.
@@ -40,7 +33,8 @@ func fields(t *testing.T, err error) []string {
 }
 
 func TestSeedItemsDecode(t *testing.T) {
-	// Items exactly as the seed schema describes them.
+	// Items exactly as the seed schema describes them: the kind's settings
+	// are attributes of the item.
 	var c tenant.DeliveryConfig
 	require.NoError(t, json.Unmarshal([]byte(`{
 		"tenant_id": "acme", "type": "cloudwatch",
@@ -48,113 +42,154 @@ func TestSeedItemsDecode(t *testing.T) {
 		"log_group_name": "/aws/rosa/acme/logs", "target_region": "us-east-1",
 		"desired_logs": ["kube-apiserver"], "groups": ["API"],
 		"created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z"}`), &c))
-	assert.NoError(t, c.Validate())
+	assert.Empty(t, c.CommonProblems())
 	assert.True(t, c.IsEnabled(), "enabled defaults to true when absent")
 	assert.Equal(t, "cloudwatch", c.Kind())
+	assert.Equal(t, map[string]any{
+		"log_distribution_role_arn": "arn:aws:iam::222222222222:role/CustomerLogDistribution-us-east-1",
+		"log_group_name":            "/aws/rosa/acme/logs",
+	}, c.Settings)
+	assert.Equal(t, []string{"kube-apiserver"}, c.DesiredLogs)
+	assert.Equal(t, "2025-01-01T00:00:00Z", c.UpdatedAt)
 
 	var s tenant.DeliveryConfig
 	require.NoError(t, json.Unmarshal([]byte(`{"tenant_id":"acme","type":"s3","bucket_name":"acme-logs","enabled":false}`), &s))
-	assert.NoError(t, s.Validate())
 	assert.False(t, s.IsEnabled())
-	assert.Equal(t, "ROSA/cluster-logs/", s.Prefix(), "default bucket prefix")
+	assert.Equal(t, "acme-logs", s.Settings["bucket_name"])
 }
 
-func TestValidConfigs(t *testing.T) {
-	for name, mutate := range map[string]func(*tenant.DeliveryConfig){
-		"plain":      func(*tenant.DeliveryConfig) {},
-		"named type": func(c *tenant.DeliveryConfig) { c.Type = "cloudwatch:audit" },
-		"role with path": func(c *tenant.DeliveryConfig) {
-			c.LogDistributionRoleARN = "arn:aws:iam::222222222222:role/logging/team-a/Role+=,.@-1"
-		},
-		"china partition":  func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws-cn:iam::222222222222:role/R" },
-		"govcloud":         func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws-us-gov:iam::222222222222:role/R" },
-		"region":           func(c *tenant.DeliveryConfig) { c.TargetRegion = "ap-southeast-2" },
-		"gov region":       func(c *tenant.DeliveryConfig) { c.TargetRegion = "us-gov-west-1" },
-		"group name chars": func(c *tenant.DeliveryConfig) { c.LogGroupName = "a.b-c_d/e#f" },
-		"external id":      func(c *tenant.DeliveryConfig) { c.ExternalID = "123456789012" },
+func TestItemsRoundTrip(t *testing.T) {
+	for _, item := range []string{
+		`{"bucket_name":"acme-logs","bucket_prefix":"p/","desired_logs":["a"],"enabled":true,"tenant_id":"acme","type":"s3:archive","ttl":4102444800}`,
+		`{"groups":["API"],"log_distribution_role_arn":"arn:aws:iam::222222222222:role/R","log_group_name":"/g","tenant_id":"acme","type":"cloudwatch"}`,
+		`{"match":[{"exclude":{"labels":{"tier":"debug"}}},{"select":{}}],"settings":{"headers":{"X":"y"},"max":5,"url":"https://e.example/x"},"tenant_id":"acme","type":"webhook"}`,
 	} {
-		c := cloudwatch()
-		mutate(&c)
-		assert.NoError(t, c.Validate(), name)
-	}
-	for name, mutate := range map[string]func(*tenant.DeliveryConfig){
-		"plain":  func(*tenant.DeliveryConfig) {},
-		"dotted": func(c *tenant.DeliveryConfig) { c.BucketName = "acme.logs.example" },
-		"kms arn": func(c *tenant.DeliveryConfig) {
-			c.KMSKeyID = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-		},
-		"kms alias":    func(c *tenant.DeliveryConfig) { c.KMSKeyID = "alias/logs" },
-		"bucket owner": func(c *tenant.DeliveryConfig) { c.BucketOwner = "222222222222" },
-		"prefix":       func(c *tenant.DeliveryConfig) { c.BucketPrefix = "custom/prefix" },
-		"archive":      func(c *tenant.DeliveryConfig) { c.Type = "s3:archive" },
-	} {
-		c := s3()
-		mutate(&c)
-		assert.NoError(t, c.Validate(), name)
+		var c tenant.DeliveryConfig
+		require.NoError(t, json.Unmarshal([]byte(item), &c), item)
+		out, err := json.Marshal(c)
+		require.NoError(t, err)
+		assert.JSONEq(t, item, string(out), "an item encodes back as it was")
 	}
 }
 
-func TestEachRule(t *testing.T) {
+func TestSettingsPlacement(t *testing.T) {
+	var c tenant.DeliveryConfig
+	err := json.Unmarshal([]byte(`{"tenant_id":"acme","type":"loki","url":"https://loki.example/x","settings":{"org_id":"acme"}}`), &c)
+	assert.Equal(t, []string{"url"}, fields(t, err), "kinds other than cloudwatch and s3 keep their settings under settings")
+	assert.ErrorContains(t, err, `go in "settings"`)
+
+	err = json.Unmarshal([]byte(`{"tenant_id":"acme","type":"s3","settings":{"bucket_name":"x"}}`), &c)
+	assert.Equal(t, []string{"settings"}, fields(t, err), "cloudwatch and s3 keep theirs at the top level")
+
+	require.NoError(t, json.Unmarshal([]byte(`{"tenant_id":"acme","type":"loki","settings":{"url":"https://loki.example/x"}}`), &c))
+	assert.Equal(t, map[string]any{"url": "https://loki.example/x"}, c.Settings)
+}
+
+func TestDecodeTypeErrors(t *testing.T) {
+	var c tenant.DeliveryConfig
+	err := json.Unmarshal([]byte(`{"tenant_id":7,"type":"s3","enabled":"yes","desired_logs":["a",3],"groups":"API","ttl":1.5,"match":{"select":{}},"target_region":false}`), &c)
+	assert.ElementsMatch(t, []string{"tenant_id", "enabled", "desired_logs[1]", "groups", "ttl", "match", "target_region"}, fields(t, err), "every problem at once")
+	assert.ErrorContains(t, err, "must be true or false, not a string")
+
+	err = json.Unmarshal([]byte(`{"tenant_id":"acme","type":"s3","match":[{"select":{"labelz":{}}}]}`), &c)
+	assert.Equal(t, []string{"match[0]"}, fields(t, err))
+	assert.ErrorContains(t, err, "labelz")
+
+	assert.Error(t, json.Unmarshal([]byte(`null`), &c))
+	assert.Error(t, json.Unmarshal([]byte(`[1]`), &c))
+}
+
+func TestValidationErrorIsPermanent(t *testing.T) {
+	var c tenant.DeliveryConfig
+	err := json.Unmarshal([]byte(`{"tenant_id":"acme","type":"s3","enabled":"x"}`), &c)
+	assert.True(t, fault.IsPermanent(err), "retrying an invalid config cannot succeed")
+}
+
+func TestCommonRules(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		base   func() tenant.DeliveryConfig
 		mutate func(*tenant.DeliveryConfig)
 		field  string
 	}{
-		{"no tenant", cloudwatch, func(c *tenant.DeliveryConfig) { c.TenantID = "" }, "tenant_id"},
-		{"tenant charset", cloudwatch, func(c *tenant.DeliveryConfig) { c.TenantID = "ac me" }, "tenant_id"},
-		{"tenant leading dash", cloudwatch, func(c *tenant.DeliveryConfig) { c.TenantID = "-acme" }, "tenant_id"},
-		{"tenant too long", cloudwatch, func(c *tenant.DeliveryConfig) { c.TenantID = strings.Repeat("a", 129) }, "tenant_id"},
-		{"no type", cloudwatch, func(c *tenant.DeliveryConfig) { c.Type = "" }, "type"},
-		{"bad type", cloudwatch, func(c *tenant.DeliveryConfig) { c.Type = "CloudWatch" }, "type"},
-		{"bad type name", cloudwatch, func(c *tenant.DeliveryConfig) { c.Type = "cloudwatch:Archive!" }, "type"},
-		{"type too long", cloudwatch, func(c *tenant.DeliveryConfig) { c.Type = strings.Repeat("a", 65) }, "type"},
-		{"role missing", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "" }, "log_distribution_role_arn"},
-		{"role not iam", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws:s3:::bucket" }, "log_distribution_role_arn"},
-		{"role bad account", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws:iam::2222:role/R" }, "log_distribution_role_arn"},
-		{"role bad partition", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:azure:iam::222222222222:role/R" }, "log_distribution_role_arn"},
-		{"user not role", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogDistributionRoleARN = "arn:aws:iam::222222222222:user/R" }, "log_distribution_role_arn"},
-		{"group missing", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogGroupName = "" }, "log_group_name"},
-		{"group chars", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogGroupName = "bad group" }, "log_group_name"},
-		{"group too long", cloudwatch, func(c *tenant.DeliveryConfig) { c.LogGroupName = strings.Repeat("g", 513) }, "log_group_name"},
-		{"region", cloudwatch, func(c *tenant.DeliveryConfig) { c.TargetRegion = "US-EAST-1" }, "target_region"},
-		{"ttl", cloudwatch, func(c *tenant.DeliveryConfig) { c.TTL = -1 }, "ttl"},
-		{"desired log", cloudwatch, func(c *tenant.DeliveryConfig) { c.DesiredLogs = []string{"ok", "bad/app"} }, "desired_logs[1]"},
-		{"blank group", cloudwatch, func(c *tenant.DeliveryConfig) { c.Groups = []string{" "} }, "groups[0]"},
-		{"external id", cloudwatch, func(c *tenant.DeliveryConfig) { c.ExternalID = "has space" }, "external_id"},
-		{"bucket missing", s3, func(c *tenant.DeliveryConfig) { c.BucketName = "" }, "bucket_name"},
-		{"bucket short", s3, func(c *tenant.DeliveryConfig) { c.BucketName = "ab" }, "bucket_name"},
-		{"bucket upper", s3, func(c *tenant.DeliveryConfig) { c.BucketName = "Acme-Logs" }, "bucket_name"},
-		{"bucket ip", s3, func(c *tenant.DeliveryConfig) { c.BucketName = "192.168.5.4" }, "bucket_name"},
-		{"bucket dots", s3, func(c *tenant.DeliveryConfig) { c.BucketName = "a..b" }, "bucket_name"},
-		{"bucket dot dash", s3, func(c *tenant.DeliveryConfig) { c.BucketName = "a.-b" }, "bucket_name"},
-		{"bucket reserved prefix", s3, func(c *tenant.DeliveryConfig) { c.BucketName = "xn--abc" }, "bucket_name"},
-		{"bucket reserved suffix", s3, func(c *tenant.DeliveryConfig) { c.BucketName = "abc-s3alias" }, "bucket_name"},
-		{"prefix dot-dot", s3, func(c *tenant.DeliveryConfig) { c.BucketPrefix = "a/../b" }, "bucket_prefix"},
-		{"prefix control", s3, func(c *tenant.DeliveryConfig) { c.BucketPrefix = "a\nb" }, "bucket_prefix"},
-		{"owner", s3, func(c *tenant.DeliveryConfig) { c.BucketOwner = "12" }, "bucket_owner"},
-		{"kms", s3, func(c *tenant.DeliveryConfig) { c.KMSKeyID = "not a key" }, "kms_key_id"},
+		{"no tenant", func(c *tenant.DeliveryConfig) { c.TenantID = "" }, "tenant_id"},
+		{"tenant charset", func(c *tenant.DeliveryConfig) { c.TenantID = "ac me" }, "tenant_id"},
+		{"tenant leading dash", func(c *tenant.DeliveryConfig) { c.TenantID = "-acme" }, "tenant_id"},
+		{"tenant too long", func(c *tenant.DeliveryConfig) { c.TenantID = strings.Repeat("a", 129) }, "tenant_id"},
+		{"no type", func(c *tenant.DeliveryConfig) { c.Type = "" }, "type"},
+		{"bad type", func(c *tenant.DeliveryConfig) { c.Type = "CloudWatch" }, "type"},
+		{"bad type name", func(c *tenant.DeliveryConfig) { c.Type = "cloudwatch:Archive!" }, "type"},
+		{"type too long", func(c *tenant.DeliveryConfig) { c.Type = strings.Repeat("a", 65) }, "type"},
+		{"region", func(c *tenant.DeliveryConfig) { c.TargetRegion = "US-EAST-1" }, "target_region"},
+		{"ttl", func(c *tenant.DeliveryConfig) { c.TTL = -1 }, "ttl"},
+		{"desired log", func(c *tenant.DeliveryConfig) { c.DesiredLogs = []string{"ok", "bad/app"} }, "desired_logs[1]"},
+		{"blank group", func(c *tenant.DeliveryConfig) { c.Groups = []string{" "} }, "groups[0]"},
+		{"match both", func(c *tenant.DeliveryConfig) {
+			c.Match = []tenant.MatchRule{{Select: &tenant.MatchCriteria{}, Exclude: &tenant.MatchCriteria{}}}
+		}, "match[0]"},
+		{"match neither", func(c *tenant.DeliveryConfig) { c.Match = []tenant.MatchRule{{}} }, "match[0]"},
+		{"match label key", func(c *tenant.DeliveryConfig) {
+			c.Match = []tenant.MatchRule{{Select: &tenant.MatchCriteria{Labels: map[string]string{"bad key!": "x"}}}}
+		}, "match[0].select.labels"},
+		{"match label prefix", func(c *tenant.DeliveryConfig) {
+			c.Match = []tenant.MatchRule{{Select: &tenant.MatchCriteria{Labels: map[string]string{"Example.COM/app": "x"}}}}
+		}, "match[0].select.labels"},
+		{"match label value", func(c *tenant.DeliveryConfig) {
+			c.Match = []tenant.MatchRule{{Exclude: &tenant.MatchCriteria{Labels: map[string]string{"app": "-bad"}}}}
+		}, "match[0].exclude.labels.app"},
+		{"match namespace", func(c *tenant.DeliveryConfig) {
+			c.Match = []tenant.MatchRule{{Select: &tenant.MatchCriteria{Namespaces: []string{"Payments"}}}}
+		}, "match[0].select.namespaces[0]"},
+		{"match container", func(c *tenant.DeliveryConfig) {
+			c.Match = []tenant.MatchRule{{Select: &tenant.MatchCriteria{ContainerNames: []string{"a_b"}}}}
+		}, "match[0].select.container_names[0]"},
+		{"match host", func(c *tenant.DeliveryConfig) {
+			c.Match = []tenant.MatchRule{{Select: &tenant.MatchCriteria{Hosts: []string{"node..1"}}}}
+		}, "match[0].select.hosts[0]"},
+		{"match application", func(c *tenant.DeliveryConfig) {
+			c.Match = []tenant.MatchRule{{Select: &tenant.MatchCriteria{Applications: []string{"a/b"}}}}
+		}, "match[0].select.applications[0]"},
+		{"too many rules", func(c *tenant.DeliveryConfig) {
+			c.Match = make([]tenant.MatchRule, tenant.MaxMatchRules+1)
+		}, "match"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := tc.base()
+			c := s3()
 			tc.mutate(&c)
-			assert.Equal(t, []string{tc.field}, fields(t, c.Validate()))
+			assert.Equal(t, []string{tc.field}, fields(t, tenant.NewValidationError(c, c.CommonProblems())))
 		})
 	}
 }
 
-func TestManyProblemsAtOnce(t *testing.T) {
-	c := tenant.DeliveryConfig{TenantID: "bad id", Type: "cloudwatch", TargetRegion: "nowhere", LogGroupName: "bad name"}
-	err := c.Validate()
-	assert.ElementsMatch(t, []string{"tenant_id", "target_region", "log_distribution_role_arn", "log_group_name"}, fields(t, err))
-	for _, f := range []string{"tenant_id", "target_region", "log_distribution_role_arn", "log_group_name"} {
-		assert.Contains(t, err.Error(), f, "the message names every field")
+func TestValidMatchRules(t *testing.T) {
+	c := s3()
+	c.Match = []tenant.MatchRule{
+		{Exclude: &tenant.MatchCriteria{Labels: map[string]string{"app.kubernetes.io/tier": "debug", "empty": ""}}},
+		{Select: &tenant.MatchCriteria{NamespaceLabels: map[string]string{"team": "payments"}, Namespaces: []string{"pay-1"},
+			ContainerNames: []string{"api"}, Hosts: []string{"ip-10-0-0-1.ec2.internal"}, Applications: []string{"Payments API"}}},
+		{Select: &tenant.MatchCriteria{}},
 	}
+	assert.Empty(t, c.CommonProblems())
 }
 
-func TestOtherKindsGetCommonChecksOnly(t *testing.T) {
-	c := tenant.DeliveryConfig{TenantID: "acme", Type: "webhook"}
-	assert.NoError(t, c.Validate())
+func TestCloneIsDeep(t *testing.T) {
+	c := s3()
+	c.Enabled = tenant.Bool(true)
+	c.DesiredLogs = []string{"a"}
+	c.Match = []tenant.MatchRule{{Select: &tenant.MatchCriteria{Labels: map[string]string{"app": "x"}, Hosts: []string{"h"}}}}
+	c.Settings["nested"] = map[string]any{"list": []any{"x"}}
+	d := c.Clone()
+	*d.Enabled = false
+	d.DesiredLogs[0] = "b"
+	d.Match[0].Select.Labels["app"] = "y"
+	d.Match[0].Select.Hosts[0] = "g"
+	d.Settings["bucket_name"] = "other"
+	d.Settings["nested"].(map[string]any)["list"].([]any)[0] = "y"
+	assert.True(t, *c.Enabled)
+	assert.Equal(t, []string{"a"}, c.DesiredLogs)
+	assert.Equal(t, "x", c.Match[0].Select.Labels["app"])
+	assert.Equal(t, []string{"h"}, c.Match[0].Select.Hosts)
+	assert.Equal(t, "acme-logs", c.Settings["bucket_name"])
+	assert.Equal(t, "x", c.Settings["nested"].(map[string]any)["list"].([]any)[0])
 }
 
 func TestTTL(t *testing.T) {
@@ -167,16 +202,33 @@ func TestTTL(t *testing.T) {
 	assert.True(t, c.Expired(now), "expired at the ttl second, before DynamoDB deletes it")
 }
 
-func TestPrefix(t *testing.T) {
-	for in, want := range map[string]string{"": "ROSA/cluster-logs/", "a": "a/", "/a/b/": "a/b/", "a//": "a/", "/": ""} {
-		c := s3()
-		c.BucketPrefix = in
-		assert.Equal(t, want, c.Prefix(), "%q", in)
-	}
-}
-
 func TestValidateTenantID(t *testing.T) {
 	assert.NoError(t, tenant.ValidateTenantID("acme-1.prod_x"))
 	err := tenant.ValidateTenantID("../etc")
 	assert.True(t, errors.Is(err, tenant.ErrInvalidConfig))
+}
+
+func FuzzDecodeObject(f *testing.F) {
+	f.Add(`{"tenant_id":"acme","type":"cloudwatch","log_group_name":"/g","enabled":"true"}`)
+	f.Add(`{"tenant_id":"acme","type":"loki","settings":{"url":"https://x","labels":{"a":"b"}},"match":[{"select":{"labels":{"app":"x"}}}]}`)
+	f.Add(`{"type":"s3","ttl":1e3,"desired_logs":[null]}`)
+	f.Fuzz(func(t *testing.T, item string) {
+		var c tenant.DeliveryConfig
+		if err := json.Unmarshal([]byte(item), &c); err != nil {
+			return
+		}
+		_ = c.CommonProblems()
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatalf("a decoded config does not encode: %v", err)
+		}
+		var again tenant.DeliveryConfig
+		if err := json.Unmarshal(out, &again); err != nil {
+			t.Fatalf("an encoded config does not decode: %v\n%s", err, out)
+		}
+		out2, _ := json.Marshal(again)
+		if string(out) != string(out2) {
+			t.Fatalf("encoding is not stable:\n%s\n%s", out, out2)
+		}
+	})
 }

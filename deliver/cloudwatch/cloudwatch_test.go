@@ -65,8 +65,8 @@ func delivery(recs []deliver.Record) *deliver.Delivery {
 		Object: deliver.Object{Bucket: "central", Key: "c1/team-a/api/api-7d9f/1763726400-0001.json.gz", Time: now},
 		Key:    key,
 		Config: tenant.DeliveryConfig{
-			TenantID: "team-a", Type: "cloudwatch", LogGroupName: group,
-			LogDistributionRoleARN: "arn:aws:iam::222222222222:role/logs",
+			TenantID: "team-a", Type: "cloudwatch",
+			Settings: map[string]any{"log_group_name": group, "log_distribution_role_arn": "arn:aws:iam::222222222222:role/logs"},
 		},
 		Records: func(context.Context) (deliver.RecordReader, error) {
 			return &sliceReader{recs: recs}, nil
@@ -489,7 +489,7 @@ func TestDeliverAsksChainForTenantRole(t *testing.T) {
 	})
 	require.NoError(t, err)
 	del := delivery(records(1, 0))
-	del.Config.ExternalID = "ext-123"
+	del.Config.Settings["external_id"] = "ext-123"
 	_, err = d.Deliver(context.Background(), del)
 	require.NoError(t, err)
 	require.Len(t, chain.hops, 1)

@@ -35,7 +35,7 @@ func Example() {
 	recs := []deliver.Record{{Time: t, Message: "started"}, {Time: t.Add(time.Second), Message: "ready"}}
 	rcpt, err := d.Deliver(context.Background(), &deliver.Delivery{
 		Key:    keyparse.Key{Cluster: "c1", Namespace: "team-a", Tenant: "team-a", Application: "api", Pod: "api-0", File: "f.gz"},
-		Config: tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch", LogGroupName: "/tenants/team-a"},
+		Config: tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch", Settings: map[string]any{"log_group_name": "/tenants/team-a"}},
 		Records: func(context.Context) (deliver.RecordReader, error) {
 			return &sliceReader{recs: recs}, nil
 		},

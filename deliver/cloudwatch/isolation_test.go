@@ -84,8 +84,9 @@ func (*oneRecord) Close() error               { return nil }
 func sameStream(tenantID, role string) *deliver.Delivery {
 	return &deliver.Delivery{
 		Key: keyparse.Key{Cluster: "c1", Namespace: tenantID, Tenant: tenantID, Application: "kafka", Pod: "kafka-0", File: "f.gz"},
-		Config: tenant.DeliveryConfig{TenantID: tenantID, Type: "cloudwatch", LogGroupName: "/rosa/logs",
-			LogDistributionRoleARN: role, TargetRegion: "us-east-1"},
+		Config: tenant.DeliveryConfig{TenantID: tenantID, Type: "cloudwatch", TargetRegion: "us-east-1",
+			Settings: map[string]any{"log_group_name": "/rosa/logs", "log_distribution_role_arn": role},
+		},
 		Records: func(context.Context) (deliver.RecordReader, error) { return &oneRecord{}, nil },
 	}
 }

@@ -56,7 +56,7 @@ func TestMotoCrossAccount(t *testing.T) {
 	del := &deliver.Delivery{
 		Object: deliver.Object{Bucket: "central", Key: "c1/team-a/api/api-7d9f/f.json.gz", Time: now},
 		Key:    key,
-		Config: tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch", LogGroupName: tenantGroup, LogDistributionRoleARN: tenantRole},
+		Config: tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch", Settings: map[string]any{"log_group_name": tenantGroup, "log_distribution_role_arn": tenantRole}},
 		Records: func(context.Context) (deliver.RecordReader, error) {
 			return &sliceReader{recs: recs}, nil
 		},

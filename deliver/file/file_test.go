@@ -41,7 +41,7 @@ func TestCopiesUnderTheS3Layout(t *testing.T) {
 	dl := &deliver.Delivery{
 		Object: deliver.Object{Bucket: "central", Key: key},
 		Key:    k,
-		Config: tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "acme-logs"},
+		Config: tenant.DeliveryConfig{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}},
 		Open:   func(ctx context.Context) (*deliver.Body, error) { return opener.Open(ctx, deliver.Object{Key: key}) },
 	}
 	for range 2 { // idempotent: a second delivery leaves one identical file

@@ -36,7 +36,7 @@ func Example() {
 	rcpt, err := w.Deliver(context.Background(), &deliver.Delivery{
 		Object:  obj,
 		Key:     k,
-		Config:  tenant.DeliveryConfig{TenantID: "shop", Type: "cloudwatch", LogGroupName: "/rosa/shop"},
+		Config:  tenant.DeliveryConfig{TenantID: "shop", Type: "cloudwatch", Settings: map[string]any{"log_group_name": "/rosa/shop"}},
 		Open:    open,
 		Records: decode.Records(open, obj, func(o *decode.Options) { o.Application = k.Application }),
 	})

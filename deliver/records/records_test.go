@@ -55,7 +55,7 @@ func delivery(t testing.TB, group, content string) *deliver.Delivery {
 	return &deliver.Delivery{
 		Object: obj,
 		Key:    k,
-		Config: tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch", LogGroupName: group},
+		Config: tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch", Settings: map[string]any{"log_group_name": group}},
 		Open:   open,
 		Records: func(ctx context.Context) (deliver.RecordReader, error) {
 			b, err := open(ctx)

@@ -37,7 +37,7 @@ func ExampleNew() {
 	rcpt, err := d.Deliver(ctx, &deliver.Delivery{
 		Object: deliver.Object{Bucket: "central-logs", Key: "prod-1/acme/payments/payments-7d9f/0001.json.gz"},
 		Key:    key,
-		Config: tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "acme-cluster-logs", BucketOwner: "222222222222"},
+		Config: tenant.DeliveryConfig{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-cluster-logs", "bucket_owner": "222222222222"}},
 	})
 	if err != nil {
 		log.Fatalf("retry=%v: %v", fault.IsRetryable(err), err)

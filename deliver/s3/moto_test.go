@@ -97,7 +97,7 @@ func TestMotoCrossAccountCopy(t *testing.T) {
 		o.UsePathStyle = true
 	})
 	require.NoError(t, err)
-	cfg := tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "acme-tenant-logs", BucketOwner: tenantAccount, TargetRegion: mototest.Region}
+	cfg := tenant.DeliveryConfig{TenantID: "acme", Type: "s3", TargetRegion: mototest.Region, Settings: map[string]any{"bucket_name": "acme-tenant-logs", "bucket_owner": tenantAccount}}
 	dl := &deliver.Delivery{Object: deliver.Object{Bucket: central, Key: srcKey, VersionID: firstVersion}, Key: k, Config: cfg}
 	rcpt, err := d.Deliver(ctx, dl)
 	require.NoError(t, err)
@@ -135,7 +135,7 @@ func TestMotoCrossAccountCopy(t *testing.T) {
 
 	// A missing bucket is permanent too.
 	missing := *dl
-	missing.Config.BucketName = "no-such-tenant-bucket"
+	missing.Config.Settings["bucket_name"] = "no-such-tenant-bucket"
 	_, err = d.Deliver(ctx, &missing)
 	require.Error(t, err)
 	assert.True(t, fault.IsPermanent(err), "%v", err)

@@ -213,7 +213,7 @@ func delivery(t testing.TB, k keyparse.Key, cfg tenant.DeliveryConfig) *deliver.
 }
 
 func s3Config(mods ...func(*tenant.DeliveryConfig)) tenant.DeliveryConfig {
-	c := tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: target, BucketPrefix: "/logs/acme//"}
+	c := tenant.DeliveryConfig{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": target, "bucket_prefix": "/logs/acme//"}}
 	for _, m := range mods {
 		m(&c)
 	}
@@ -269,8 +269,8 @@ func TestDeliverEncryptionAndOwnerHeaders(t *testing.T) {
 	})
 	kms := "arn:aws:kms:us-east-1:222222222222:key/0b7d7a52-0d6c-4c1b-9a44-3f2a1b8e9c01"
 	dl := delivery(t, testKey, s3Config(func(c *tenant.DeliveryConfig) {
-		c.KMSKeyID = kms
-		c.BucketOwner = "222222222222"
+		c.Settings["kms_key_id"] = kms
+		c.Settings["bucket_owner"] = "222222222222"
 	}))
 	f.put(t, dl.Object.Key, []byte("x"), "", "")
 	_, err := f.deliverer(t).Deliver(ctx(t), dl)
@@ -424,7 +424,7 @@ func TestDeliverMultipart(t *testing.T) {
 	for i := range body {
 		body[i] = byte(i)
 	}
-	dl := delivery(t, testKey, s3Config(func(c *tenant.DeliveryConfig) { c.BucketOwner = "" }))
+	dl := delivery(t, testKey, s3Config(func(c *tenant.DeliveryConfig) { c.Settings["bucket_owner"] = "" }))
 	f.put(t, dl.Object.Key, body, "application/x-ndjson", "gzip")
 
 	// Parts are held until three are in flight at once: the copy is
@@ -558,7 +558,7 @@ func TestDeliverErrorClasses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			dl := delivery(t, testKey, s3Config(func(c *tenant.DeliveryConfig) { c.BucketOwner = "333333333333" }))
+			dl := delivery(t, testKey, s3Config(func(c *tenant.DeliveryConfig) { c.Settings["bucket_owner"] = "333333333333" }))
 			f.put(t, dl.Object.Key, []byte("x"), "", "")
 			f.rec.setIntercept(func(w http.ResponseWriter, r *http.Request, rec recorded) bool {
 				if rec.op() == "CopyObject" {
@@ -578,7 +578,7 @@ func TestDeliverErrorClasses(t *testing.T) {
 
 	t.Run("no such bucket", func(t *testing.T) {
 		f := newFixture(t)
-		dl := delivery(t, testKey, s3Config(func(c *tenant.DeliveryConfig) { c.BucketName = "missing-bucket" }))
+		dl := delivery(t, testKey, s3Config(func(c *tenant.DeliveryConfig) { c.Settings["bucket_name"] = "missing-bucket" }))
 		f.put(t, dl.Object.Key, []byte("x"), "", "")
 		_, err := f.deliverer(t).Deliver(ctx(t), dl)
 		require.Error(t, err)

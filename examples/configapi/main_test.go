@@ -117,9 +117,9 @@ func TestRunWithFileStore(t *testing.T) {
 	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer rcancel()
 	require.NoError(t, team.Health(rctx))
-	_, err = team.Create(rctx, tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "acme-logs"})
+	_, err = team.Create(rctx, tenant.DeliveryConfig{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}})
 	require.NoError(t, err)
-	_, err = team.Create(rctx, tenant.DeliveryConfig{TenantID: "globex", Type: "s3", BucketName: "globex-logs"})
+	_, err = team.Create(rctx, tenant.DeliveryConfig{TenantID: "globex", Type: "s3", Settings: map[string]any{"bucket_name": "globex-logs"}})
 	assert.ErrorIs(t, err, configapi.ErrForbidden, "team may only use acme")
 	_, _, err = team.List(rctx, 10, "")
 	assert.ErrorIs(t, err, configapi.ErrForbidden)
@@ -136,7 +136,7 @@ func TestRunWithFileStore(t *testing.T) {
 	var stored []tenant.DeliveryConfig
 	require.NoError(t, json.Unmarshal(data, &stored))
 	require.Len(t, stored, 1)
-	assert.Equal(t, "acme-logs", stored[0].BucketName, "the write reached the file")
+	assert.Equal(t, "acme-logs", stored[0].Settings["bucket_name"], "the write reached the file")
 }
 
 func TestRunRejectsBadConfiguration(t *testing.T) {

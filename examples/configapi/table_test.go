@@ -37,7 +37,7 @@ func TestRunWithDynamoDBTable(t *testing.T) {
 	addr, stop := serve(t, ctx, cancel, vars)
 	c, err := configapi.NewClient("http://"+addr, "ops", []byte(secretA))
 	require.NoError(t, err)
-	_, err = c.Create(ctx, tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "acme-logs"})
+	_, err = c.Create(ctx, tenant.DeliveryConfig{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}})
 	require.NoError(t, err)
 
 	got, err := dynamostore.New(ddb, "tenant-configs").Configs(ctx, "acme")

@@ -137,7 +137,7 @@ func TestKeyRotation(t *testing.T) {
 	keys := Keys{"old": []byte("old-secret"), "new": []byte("new-secret")}
 	e := newEnv(t)
 	auth := NewHMAC(keys, func(o *HMACOptions) { o.Now = e.clock.Now })
-	h, err := New(e.mem, auth)
+	h, err := New(e.mem, testKinds(), auth)
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -157,7 +157,7 @@ func TestKeyRotation(t *testing.T) {
 func TestKeyStoreFailureIsInternal(t *testing.T) {
 	e := newEnv(t)
 	auth := NewHMAC(brokenKeys{}, func(o *HMACOptions) { o.Now = e.clock.Now })
-	h, err := New(e.mem, auth)
+	h, err := New(e.mem, testKinds(), auth)
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -304,7 +304,7 @@ func TestFullNonceCacheIsUnavailable(t *testing.T) {
 			o.Now = e.clock.Now
 		})
 	})
-	h, err := New(e.mem, auth)
+	h, err := New(e.mem, testKinds(), auth)
 	require.NoError(t, err)
 	e.srv = httptest.NewServer(h)
 	defer e.srv.Close()

@@ -19,7 +19,7 @@ func benchHandler(b *testing.B) *Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := New(store, NewHMAC(testKeys))
+	h, err := New(store, testKinds(), NewHMAC(testKeys))
 	if err != nil {
 		b.Fatal(err)
 	}

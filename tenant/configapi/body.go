@@ -153,18 +153,32 @@ func syntaxDetail(err error, body []byte) string {
 
 // decodeConfig turns a JSON value into a config (tenant.DecodeObject): a
 // field of the wrong JSON type, or a setting in the wrong place, is a 422
-// naming it.
-func decodeConfig(v any) (tenant.DeliveryConfig, error) {
+// naming it, together with an unknown kind (the likeliest reason for a
+// misplaced setting).
+func (c *call) decodeConfig(v any) (tenant.DeliveryConfig, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return tenant.DeliveryConfig{}, newProblem(ProblemBadRequest, "the request body must be a JSON object")
 	}
 	cfg, err := tenant.DecodeObject(obj)
 	var ve *tenant.ValidationError
-	if errors.As(err, &ve) {
-		return tenant.DeliveryConfig{}, validationProblem(ve.Problems)
+	if !errors.As(err, &ve) {
+		return cfg, err
 	}
-	return cfg, err
+	problems := ve.Problems
+	seen := map[string]bool{}
+	for _, p := range problems {
+		seen[p.Field] = true
+	}
+	var more *tenant.ValidationError
+	if errors.As(c.h.kinds.Validate(cfg), &more) {
+		for _, p := range more.Problems {
+			if p.Field == tenant.FieldType && !seen[p.Field] {
+				problems = append(problems, p)
+			}
+		}
+	}
+	return tenant.DeliveryConfig{}, validationProblem(problems)
 }
 
 // configObject returns cfg as a JSON object, the target of merge patches.

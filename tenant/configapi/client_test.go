@@ -32,7 +32,7 @@ func TestEndpointsThroughClient(t *testing.T) {
 	created, err := c.Create(ctx(t), cwConfig("acme"))
 	require.NoError(t, err)
 	assert.NotEmpty(t, created.UpdatedAt)
-	assert.Equal(t, "/rosa/acme", created.LogGroupName)
+	assert.Equal(t, "/rosa/acme", created.Settings["log_group_name"])
 
 	archive := s3Config("acme")
 	archive.Type = "s3:archive"
@@ -41,7 +41,7 @@ func TestEndpointsThroughClient(t *testing.T) {
 
 	got, err := c.Get(ctx(t), "acme", "s3:archive")
 	require.NoError(t, err)
-	assert.Equal(t, "tenant-logs-acme", got.BucketName)
+	assert.Equal(t, "tenant-logs-acme", got.Settings["bucket_name"])
 
 	list, err := c.Configs(ctx(t), "acme")
 	require.NoError(t, err)
@@ -73,14 +73,14 @@ func TestEndpointsThroughClient(t *testing.T) {
 	assert.False(t, *patched.Enabled)
 	assert.Nil(t, patched.DesiredLogs)
 	assert.Equal(t, []string{"API"}, patched.Groups)
-	assert.Equal(t, repl.LogDistributionRoleARN, patched.LogDistributionRoleARN)
+	assert.Equal(t, repl.Settings["log_distribution_role_arn"], patched.Settings["log_distribution_role_arn"])
 
 	rep, err := c.Validate(ctx(t), "acme", "cloudwatch")
 	require.NoError(t, err)
 	assert.True(t, rep.Valid)
 	assert.False(t, rep.Active, "disabled")
 	assert.Contains(t, rep.Checks, Check{Name: "enabled", Outcome: OutcomeWarn, Message: "the config is disabled; the processor skips it"})
-	assert.Contains(t, rep.Checks, Check{Name: "log_group_name", Outcome: OutcomePass, Message: "required; at most 512 letters, digits, '_', '-', '/', '.' and '#'; not under aws/"})
+	assert.Contains(t, rep.Checks, Check{Name: "log_group_name", Outcome: OutcomePass, Message: "required; The tenant's log group: at most 512 letters, digits, '_', '-', '/', '.' and '#', not under aws/."})
 
 	_, err = c.Create(ctx(t), s3Config("globex"))
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func TestClientTypedErrors(t *testing.T) {
 
 	bad := s3Config("acme")
 	bad.Type = "s3:bad"
-	bad.BucketName = "Not_A_Bucket"
+	bad.Settings["bucket_name"] = "Not_A_Bucket"
 	bad.TargetRegion = "mars"
 	_, err = c.Create(ctx(t), bad)
 	assert.ErrorIs(t, err, tenant.ErrInvalidConfig)
@@ -218,7 +218,7 @@ func TestClientUnderPrefix(t *testing.T) {
 	require.NoError(t, err)
 	got, err := c.Get(ctx(t), "acme", "s3")
 	require.NoError(t, err)
-	assert.Equal(t, "tenant-logs-acme", got.BucketName)
+	assert.Equal(t, "tenant-logs-acme", got.Settings["bucket_name"])
 
 	// Location stays below the prefix.
 	body := []byte(mustJSON(t, cwConfig("acme")))

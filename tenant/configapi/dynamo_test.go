@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery/awsdispatch"
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/internal/mototest"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/configapi"
@@ -26,7 +28,7 @@ func TestOverDynamoDBOnMoto(t *testing.T) {
 	store := dynamostore.New(ddb, "tenant-configs")
 
 	keys := configapi.Keys{"ops": []byte("0123456789abcdef0123456789abcdef")}
-	h, err := configapi.New(store, configapi.NewHMAC(keys))
+	h, err := configapi.New(store, kinds(t), configapi.NewHMAC(keys))
 	require.NoError(t, err)
 	api := httptest.NewServer(h)
 	t.Cleanup(api.Close)
@@ -89,4 +91,11 @@ func TestOverDynamoDBOnMoto(t *testing.T) {
 	}
 	assert.Equal(t, want, seen)
 	assert.Greater(t, pages, 2, "the listing was paginated")
+}
+
+func kinds(t *testing.T) *deliver.Registry {
+	t.Helper()
+	r, err := deliver.NewRegistry(append(awsdispatch.Kinds(), storetest.NestedKind()))
+	require.NoError(t, err)
+	return r
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logdelivery/logdelivery/awsdispatch"
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/configapi"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
@@ -22,8 +24,13 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Validate with the processor's own destination kinds.
+	kinds, err := deliver.NewRegistry(awsdispatch.Kinds())
+	if err != nil {
+		log.Fatal(err)
+	}
 	keys := configapi.Keys{"platform-2026": []byte("a long random secret")}
-	h, err := configapi.New(store, configapi.NewHMAC(keys), func(o *configapi.Options) {
+	h, err := configapi.New(store, kinds, configapi.NewHMAC(keys), func(o *configapi.Options) {
 		// Callers may touch only tenants whose id starts with their key's
 		// name; nobody lists every tenant.
 		o.Authorizer = configapi.AuthorizerFunc(func(_ context.Context, p configapi.Principal, a configapi.Action, tenantID string) error {
@@ -47,9 +54,9 @@ func Example() {
 	}
 	ctx := context.Background()
 	cfg, err := c.Create(ctx, tenant.DeliveryConfig{
-		TenantID:   "acme",
-		Type:       "s3",
-		BucketName: "acme-logs",
+		TenantID: "acme",
+		Type:     "s3",
+		Settings: map[string]any{"bucket_name": "acme-logs"},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -59,12 +66,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(cfg.TenantID, cfg.Type, cfg.BucketName, "enabled:", cfg.IsEnabled())
+	fmt.Println(cfg.TenantID, cfg.Type, cfg.Settings["bucket_name"], "enabled:", cfg.IsEnabled())
 
-	_, err = c.Create(ctx, tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "other"})
+	_, err = c.Create(ctx, tenant.DeliveryConfig{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "other"}})
 	fmt.Println("exists:", errors.Is(err, tenant.ErrExists))
 
-	_, err = c.Create(ctx, tenant.DeliveryConfig{TenantID: "acme", Type: "cloudwatch", LogGroupName: "aws/reserved"})
+	_, err = c.Create(ctx, tenant.DeliveryConfig{TenantID: "acme", Type: "cloudwatch", Settings: map[string]any{"log_group_name": "aws/reserved"}})
 	var ve *tenant.ValidationError
 	if errors.As(err, &ve) {
 		for _, p := range ve.Problems {

@@ -37,7 +37,7 @@ func FuzzRequestBodies(f *testing.F) {
 	store := &swappableStore{}
 	reset := func() {
 		mem, err := memstore.New([]tenant.DeliveryConfig{
-			{TenantID: "acme", Type: "s3", BucketName: "acme-logs", UpdatedAt: "2026-01-01T00:00:00Z"},
+			{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}, UpdatedAt: "2026-01-01T00:00:00Z"},
 		})
 		if err != nil {
 			f.Fatal(err)
@@ -45,7 +45,7 @@ func FuzzRequestBodies(f *testing.F) {
 		store.Store = mem
 	}
 	allow := AuthenticatorFunc(func(*http.Request, []byte) (Principal, error) { return Principal{ID: "fuzz"}, nil })
-	h, err := New(store, allow, func(o *Options) { o.MaxBodyBytes = 4 << 10 })
+	h, err := New(store, testKinds(), allow, func(o *Options) { o.MaxBodyBytes = 4 << 10 })
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func FuzzRequestBodies(f *testing.F) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 				t.Fatalf("%s %q: %d with undecodable body %s", rq.method, body, rec.Code, rec.Body)
 			}
-			if err := got.Validate(); err != nil {
+			if err := testKinds().Validate(got); err != nil {
 				t.Fatalf("%s %q stored an invalid config: %v", rq.method, body, err)
 			}
 			if got.TenantID != "acme" {

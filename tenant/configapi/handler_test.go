@@ -86,7 +86,7 @@ func TestErrorPaths(t *testing.T) {
 		{name: "syntax error", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type" "s3"}`},
 			status: 400, kind: ProblemBadRequest, details: "at byte"},
 		{name: "unknown field", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","bucket_nme":"x","zzz":1}`},
-			status: 400, kind: ProblemBadRequest, fields: []string{"bucket_nme", "zzz"}},
+			status: 422, kind: ProblemValidation, fields: []string{"bucket_nme", "zzz", "bucket_name"}},
 		{name: "repeated field", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","bucket_name":"a-logs","bucket_name":"b-logs"}`},
 			status: 400, kind: ProblemBadRequest, fields: []string{"bucket_name"}},
 		{name: "invalid UTF-8", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: "{\"type\":\"s3\",\"bucket_name\":\"\xff\"}"},
@@ -94,7 +94,7 @@ func TestErrorPaths(t *testing.T) {
 		{name: "trailing garbage", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: valid + `]`},
 			status: 400, kind: ProblemBadRequest, details: "after the JSON object"},
 		{name: "field in other case", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","Bucket_Name":"acme-logs"}`},
-			status: 400, kind: ProblemBadRequest, fields: []string{"Bucket_Name"}},
+			status: 422, kind: ProblemValidation, fields: []string{"Bucket_Name", "bucket_name"}},
 		{name: "trailing data", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: valid + `{}`},
 			status: 400, kind: ProblemBadRequest, details: "after the JSON object"},
 		{name: "not an object", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `[1,2]`},
@@ -102,9 +102,21 @@ func TestErrorPaths(t *testing.T) {
 		{name: "empty body", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: " ", header: map[string]string{"Content-Type": mediaJSON}},
 			status: 400, kind: ProblemBadRequest, details: "empty"},
 		{name: "wrong JSON type", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","bucket_name":"acme-logs","ttl":"soon"}`},
-			status: 400, kind: ProblemBadRequest, fields: []string{"ttl"}, details: "must be an integer"},
+			status: 422, kind: ProblemValidation, fields: []string{"ttl"}},
 		{name: "fractional ttl", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","bucket_name":"acme-logs","ttl":1.5}`},
-			status: 400, kind: ProblemBadRequest, fields: []string{"ttl"}},
+			status: 422, kind: ProblemValidation, fields: []string{"ttl"}},
+		{name: "setting of the wrong JSON type", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","bucket_name":["acme-logs"]}`},
+			status: 422, kind: ProblemValidation, fields: []string{"bucket_name"}},
+		{name: "unknown kind", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"cloudwach","log_group_name":"/x"}`},
+			status: 422, kind: ProblemValidation, fields: []string{"log_group_name", "type"}},
+		{name: "field of another kind", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","bucket_name":"acme-logs","log_group_name":"/x"}`},
+			status: 422, kind: ProblemValidation, fields: []string{"log_group_name"}},
+		{name: "unknown group", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","bucket_name":"acme-logs","groups":["Authentcation"]}`},
+			status: 422, kind: ProblemValidation, fields: []string{"groups[0]"}},
+		{name: "setting of a nested kind at the top", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"webhook","url":"https://x.example"}`},
+			status: 422, kind: ProblemValidation, fields: []string{"url"}},
+		{name: "invalid match rule", req: request{method: "POST", path: "/tenants/acme/delivery-configs", body: `{"type":"s3","bucket_name":"acme-logs","match":[{"select":{"labels":{"app":"-x"}},"exclude":{}}]}`},
+			status: 422, kind: ProblemValidation, fields: []string{"match[0]"}},
 		{name: "bad path tenant", req: request{method: "GET", path: "/tenants/-acme/delivery-configs"},
 			status: 400, kind: ProblemBadRequest, fields: []string{"tenant_id"}},
 		{name: "bad path type", req: request{method: "GET", path: "/tenants/acme/delivery-configs/S3"},
@@ -141,9 +153,11 @@ func TestErrorPaths(t *testing.T) {
 		{name: "PATCH moves tenant", seed: true, req: request{method: "PATCH", path: acmeS3, body: `{"tenant_id":"globex"}`},
 			status: 422, kind: ProblemValidation, fields: []string{"tenant_id"}},
 		{name: "PATCH unknown field", seed: true, req: request{method: "PATCH", path: acmeS3, body: `{"nope":null}`},
-			status: 400, kind: ProblemBadRequest, fields: []string{"nope"}},
+			status: 422, kind: ProblemValidation, fields: []string{"nope"}},
+		{name: "PATCH field of another kind", seed: true, req: request{method: "PATCH", path: acmeS3, body: `{"log_group_name":"/x"}`},
+			status: 422, kind: ProblemValidation, fields: []string{"log_group_name"}},
 		{name: "PATCH wrong type", seed: true, req: request{method: "PATCH", path: acmeS3, body: `{"enabled":"no"}`},
-			status: 400, kind: ProblemBadRequest, fields: []string{"enabled"}},
+			status: 422, kind: ProblemValidation, fields: []string{"enabled"}},
 		{name: "get missing", req: request{method: "GET", path: acmeS3},
 			status: 404, kind: ProblemNotFound, details: `tenant "acme" has no delivery config of type "s3"`},
 		{name: "validate missing", req: request{method: "GET", path: acmeS3 + "/validate"}, status: 404, kind: ProblemNotFound},
@@ -356,17 +370,18 @@ type brokenItemStore struct{ failingStore }
 func brokenItems() *tenant.ItemsError {
 	return &tenant.ItemsError{Items: []*tenant.ItemError{
 		{TenantID: "acme", Type: "s3:broken", Err: errString("bucket_name: expected string")},
-		{TenantID: "acme", Type: "cloudwatch", Err: tenant.DeliveryConfig{TenantID: "acme", Type: "cloudwatch",
-			LogDistributionRoleARN: "arn:aws:iam::222222222222:role/R"}.Validate()},
+		{TenantID: "acme", Type: "cloudwatch", Err: testKinds().Validate(tenant.DeliveryConfig{TenantID: "acme", Type: "cloudwatch",
+			Settings: map[string]any{"log_distribution_role_arn": "arn:aws:iam::222222222222:role/R"},
+		})},
 	}}
 }
 
 func (brokenItemStore) Configs(context.Context, string) ([]tenant.DeliveryConfig, error) {
-	return []tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", BucketName: "acme-logs"}}, brokenItems()
+	return []tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}}}, brokenItems()
 }
 
 func (brokenItemStore) List(context.Context, int, string) ([]tenant.DeliveryConfig, string, error) {
-	return []tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", BucketName: "acme-logs"}}, "more", brokenItems()
+	return []tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}}}, "more", brokenItems()
 }
 
 type errString string
@@ -432,7 +447,7 @@ func (s *racingStore) Get(ctx context.Context, tenantID, typ string) (tenant.Del
 
 func TestValidateReportsEveryCheck(t *testing.T) {
 	e := newEnv(t)
-	bad := tenant.DeliveryConfig{TenantID: "acme", Type: "s3", BucketName: "xn--bad", DesiredLogs: []string{"ok", ""}, TTL: 1}
+	bad := tenant.DeliveryConfig{TenantID: "acme", Type: "s3", DesiredLogs: []string{"ok", ""}, TTL: 1, Settings: map[string]any{"bucket_name": "xn--bad"}}
 	_, err := e.mem.Create(ctx(t), bad) // stores do not validate; the API's readers must cope
 	require.NoError(t, err)
 	rep, err := e.client.Validate(ctx(t), "acme", "s3")
@@ -445,28 +460,45 @@ func TestValidateReportsEveryCheck(t *testing.T) {
 		assert.NotEmpty(t, c.Message, c.Name)
 	}
 	assert.Equal(t, map[string]string{
-		"tenant_id": "pass", "type": "pass", "desired_logs[1]": "fail", "groups": "pass",
-		"target_region": "pass", "ttl": "pass", "external_id": "pass",
+		"tenant_id": "pass", "type": "pass", "desired_logs[1]": "fail", "groups": "pass", "match": "pass",
+		"target_region": "pass", "ttl": "pass",
 		"bucket_name": "fail", "bucket_prefix": "pass", "bucket_owner": "pass", "kms_key_id": "pass",
-		"kind": "pass", "enabled": "pass", "expiry": "warn",
-	}, outcomes)
+		"enabled": "pass", "expiry": "warn",
+	}, outcomes, "the common checks, then exactly the checks of the kind's settings")
 
-	custom := tenant.DeliveryConfig{TenantID: "acme", Type: "webhook"}
-	_, err = e.mem.Create(ctx(t), custom)
+	// A nested kind's settings are checked under settings.; a misspelt
+	// group and a kind nobody registered fail, naming what is known.
+	hook := tenant.DeliveryConfig{TenantID: "acme", Type: "webhook", Groups: []string{"Authentcation"},
+		Settings: map[string]any{"gzip": "yes"}}
+	_, err = e.mem.Create(ctx(t), hook)
 	require.NoError(t, err)
 	rep, err = e.client.Validate(ctx(t), "acme", "webhook")
 	require.NoError(t, err)
-	assert.True(t, rep.Valid)
-	assert.True(t, rep.Active)
-	assert.Contains(t, rep.Checks, Check{Name: "kind", Outcome: OutcomeWarn,
-		Message: `"webhook" is not a built-in destination kind; the processor needs a deliverer registered for it`})
+	assert.False(t, rep.Valid)
+	outcomes = map[string]string{}
+	for _, c := range rep.Checks {
+		outcomes[c.Name] = c.Outcome
+	}
+	assert.Equal(t, "fail", outcomes["settings.url"])
+	assert.Equal(t, "fail", outcomes["settings.gzip"])
+	assert.Equal(t, "pass", outcomes["settings.headers"])
+	assert.Equal(t, "fail", outcomes["groups[0]"])
+
+	typo := tenant.DeliveryConfig{TenantID: "acme", Type: "cloudwach"}
+	_, err = e.mem.Create(ctx(t), typo)
+	require.NoError(t, err)
+	rep, err = e.client.Validate(ctx(t), "acme", "cloudwach")
+	require.NoError(t, err)
+	assert.False(t, rep.Valid, "an unknown kind is not valid: the processor would fail every object")
+	assert.Contains(t, rep.Checks, Check{Name: "type", Outcome: OutcomeFail,
+		Message: `"cloudwach" is not a known destination kind; known kinds: "cloudwatch", "s3", "webhook"`})
 }
 
 func TestNewRejectsMissingArguments(t *testing.T) {
-	_, err := New(nil, NewHMAC(testKeys))
+	_, err := New(nil, testKinds(), NewHMAC(testKeys))
 	assert.Error(t, err)
 	e := newEnv(t)
-	_, err = New(e.mem, nil)
+	_, err = New(e.mem, testKinds(), nil)
 	assert.Error(t, err)
 }
 

@@ -18,8 +18,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
+	"github.com/logdelivery/logdelivery/tenant/storetest"
 )
 
 var testKeys = Keys{
@@ -112,7 +116,7 @@ func newEnv(t *testing.T, optFns ...envOption) *env {
 	}
 	auth := NewHMAC(testKeys, append([]func(*HMACOptions){func(o *HMACOptions) { o.Now = e.clock.Now }}, cfg.hmac...)...)
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.h, err = New(e.store, auth, append([]func(*Options){func(o *Options) {
+	e.h, err = New(e.store, testKinds(), auth, append([]func(*Options){func(o *Options) {
 		o.Logger = logger
 		o.Now = e.clock.Now
 	}}, cfg.opts...)...)
@@ -221,18 +225,17 @@ func s3Config(tenantID string) tenant.DeliveryConfig {
 	return tenant.DeliveryConfig{
 		TenantID:     tenantID,
 		Type:         tenant.KindS3,
-		BucketName:   "tenant-logs-" + tenantID,
 		TargetRegion: "us-east-1",
+		Settings:     map[string]any{"bucket_name": "tenant-logs-" + tenantID},
 	}
 }
 
 func cwConfig(tenantID string) tenant.DeliveryConfig {
 	return tenant.DeliveryConfig{
-		TenantID:               tenantID,
-		Type:                   tenant.KindCloudWatch,
-		LogDistributionRoleARN: "arn:aws:iam::222222222222:role/CustomerLogDistribution",
-		LogGroupName:           "/rosa/" + tenantID,
-		TargetRegion:           "us-east-1",
+		TenantID:     tenantID,
+		Type:         tenant.KindCloudWatch,
+		TargetRegion: "us-east-1",
+		Settings:     map[string]any{"log_distribution_role_arn": "arn:aws:iam::222222222222:role/CustomerLogDistribution", "log_group_name": "/rosa/" + tenantID},
 	}
 }
 
@@ -265,4 +268,15 @@ func (failingStore) Delete(context.Context, string, string, tenant.Condition) er
 }
 func (failingStore) List(context.Context, int, string) ([]tenant.DeliveryConfig, string, error) {
 	return nil, "", errInternal
+}
+
+// testKinds returns the registry of the kinds the tests use: the
+// processor's cloudwatch and s3, without deliverers, and the nested kind of
+// the store conformance suite.
+func testKinds() *deliver.Registry {
+	r, err := deliver.NewRegistry([]deliver.Kind{cloudwatch.Kind(), s3.Kind(), storetest.NestedKind()})
+	if err != nil {
+		panic(err)
+	}
+	return r
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -139,17 +140,37 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 		require.True(t, ok, ref)
 		assert.Contains(t, schemas, name, "%s resolves", ref)
 	}
-	for _, name := range []string{"DeliveryConfig", "DeliveryConfigPatch"} {
-		props := schemas[name].(map[string]any)["properties"].(map[string]any)
+	// One schema per kind, each with the common fields and exactly the
+	// kind's settings, the DeliveryConfig schema being their oneOf.
+	kinds := testKinds()
+	oneOf := schemas["DeliveryConfig"].(map[string]any)["oneOf"].([]any)
+	assert.Len(t, oneOf, len(kinds.Names()))
+	for _, kind := range kinds.Names() {
+		props := schemas["DeliveryConfig_"+kind].(map[string]any)["properties"].(map[string]any)
 		var got []string
 		for k := range props {
 			got = append(got, k)
 		}
-		var want []string
-		for k := range configFields {
-			want = append(want, k)
+		want := tenant.CommonFields()
+		if tenant.HasFlatSettings(kind) {
+			for _, f := range kinds.Fields(kind) {
+				want = append(want, f.Name)
+			}
+		} else {
+			want = append(want, tenant.FieldSettings)
+			nested := props[tenant.FieldSettings].(map[string]any)["properties"].(map[string]any)
+			var names []string
+			for _, f := range kinds.Fields(kind) {
+				names = append(names, f.Name)
+				assert.Contains(t, nested, f.Name, kind)
+			}
+			assert.Len(t, nested, len(names), kind)
 		}
-		assert.ElementsMatch(t, want, got, name)
+		assert.ElementsMatch(t, want, got, kind)
+	}
+	patch := schemas["DeliveryConfigPatch"].(map[string]any)["properties"].(map[string]any)
+	for _, f := range append(tenant.CommonFields(), tenant.FieldSettings) {
+		assert.Contains(t, patch, f)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -309,7 +310,7 @@ func serveCreate(c *call) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := decodeConfig(doc)
+	cfg, err := c.decodeConfig(doc)
 	if err != nil {
 		return err
 	}
@@ -341,7 +342,7 @@ func serveReplace(c *call) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := decodeConfig(doc)
+	cfg, err := c.decodeConfig(doc)
 	if err != nil {
 		return err
 	}
@@ -379,6 +380,9 @@ func servePatch(c *call) error {
 	if err != nil {
 		return err
 	}
+	if err := c.checkPatchFields(patch); err != nil {
+		return err
+	}
 	for range patchAttempts {
 		cur, err := c.h.store.Get(c.r.Context(), c.tenantID, c.typ)
 		if err != nil {
@@ -387,7 +391,7 @@ func servePatch(c *call) error {
 		if !im.matches(cur.UpdatedAt) {
 			return tenant.ErrConflict
 		}
-		cfg, err := decodeConfig(mergePatch(configObject(cur), patch))
+		cfg, err := c.decodeConfig(mergePatch(configObject(cur), patch))
 		if err != nil {
 			return err
 		}
@@ -408,6 +412,37 @@ func servePatch(c *call) error {
 		}
 	}
 	return newProblem(ProblemConcurrentChange, fmt.Sprintf("the config changed concurrently %d times while the patch was applied; retry", patchAttempts))
+}
+
+// checkPatchFields refuses a patch naming fields that configs of the path's
+// kind do not have, even to remove them: a misspelt field is an error, not
+// a silent no-op.
+func (c *call) checkPatchFields(patch map[string]any) error {
+	kind, _, _ := strings.Cut(c.typ, ":")
+	flat := tenant.HasFlatSettings(kind)
+	var settings []string
+	for name, v := range patch {
+		switch {
+		case tenant.IsCommonField(name):
+		case name == tenant.FieldSettings && !flat:
+			if m, ok := v.(map[string]any); ok {
+				for k := range m {
+					settings = append(settings, k)
+				}
+			}
+		default:
+			if !flat {
+				return validationProblem([]tenant.FieldError{{Field: name,
+					Message: fmt.Sprintf("is not a field of delivery configs; the settings of kind %q go in %q", kind, tenant.FieldSettings)}})
+			}
+			settings = append(settings, name)
+		}
+	}
+	slices.Sort(settings)
+	if problems := c.h.kinds.UnknownSettings(kind, settings); len(problems) > 0 {
+		return validationProblem(problems)
+	}
+	return nil
 }
 
 func serveDelete(c *call) error {

@@ -1,15 +1,19 @@
 // Package dynamostore is a tenant.Store backed by a DynamoDB table in the
 // original delivery-config schema: partition key tenant_id (S), sort key
-// type (S), one item per destination, attributes named as the dynamodbav
-// tags of tenant.DeliveryConfig. Tables written by earlier processors work
-// unchanged; the extension attributes are optional.
+// type (S), one item per destination. Items of the cloudwatch and s3 kinds
+// keep their settings as top-level attributes, exactly as the seed
+// describes them; other kinds keep theirs in one map attribute, settings
+// (see package tenant). Tables written by earlier processors work
+// unchanged.
 //
-// Reads are tolerant of how other writers stored an item (enabled as a
-// string or number, ttl as a string, lists as string sets, timestamps as
-// epoch numbers) and ignore attributes they do not know. Items that still
-// cannot be decoded, or that fail tenant.DeliveryConfig.Validate, are
+// Reads are tolerant of how other writers stored the common attributes
+// (enabled as a string or number, ttl as a string, lists as string sets,
+// timestamps as epoch numbers). Items that still cannot be decoded are
 // skipped and reported in a *tenant.ItemsError next to the tenant's other
-// configurations.
+// configurations. Whether an item's settings are valid is the kind's to
+// say: the Dispatcher and the configuration API ask their registry, so an
+// attribute no kind knows makes that one destination invalid, loudly,
+// never silently ignored. Replace writes the whole item.
 package dynamostore
 
 import (

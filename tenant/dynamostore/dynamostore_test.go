@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/mototest"
 	"github.com/logdelivery/logdelivery/tenant"
@@ -133,14 +135,13 @@ func TestSeedItemsLoadUnchanged(t *testing.T) {
 			DesiredLogs: []string{"kube-apiserver", "payments"}, Groups: []string{"API"},
 			TargetRegion: "us-east-1", TTL: 4102444800,
 			CreatedAt: "2024-05-01T10:00:00Z", UpdatedAt: "2024-05-02T11:30:00Z",
-			LogDistributionRoleARN: "arn:aws:iam::222222222222:role/CustomerLogDistribution-us-east-1",
-			LogGroupName:           "/rosa/acme",
+			Settings: map[string]any{"log_distribution_role_arn": "arn:aws:iam::222222222222:role/CustomerLogDistribution-us-east-1", "log_group_name": "/rosa/acme"},
 		}, got[0])
 		assert.Equal(t, tenant.DeliveryConfig{
 			TenantID: "acme", Type: "s3", Enabled: tenant.Bool(false),
-			DesiredLogs: []string{}, Groups: []string{},
-			BucketName: "acme-cluster-logs", BucketPrefix: "ROSA/cluster-logs/", TargetRegion: "us-west-2",
+			DesiredLogs: []string{}, Groups: []string{}, TargetRegion: "us-west-2",
 			CreatedAt: "2024-05-01T10:00:00Z", UpdatedAt: "2024-05-01T10:00:00Z",
+			Settings: map[string]any{"bucket_name": "acme-cluster-logs", "bucket_prefix": "ROSA/cluster-logs/"},
 		}, got[1])
 	})
 }
@@ -177,7 +178,7 @@ func TestTolerantDecoding(t *testing.T) {
 		assert.Equal(t, tenant.Bool(true), s3.Enabled)
 		assert.Equal(t, int64(4102444800), s3.TTL)
 		assert.Empty(t, s3.TargetRegion)
-		assert.Equal(t, "legacy-logs", s3.BucketName)
+		assert.Equal(t, "legacy-logs", s3.Settings["bucket_name"])
 	})
 }
 
@@ -193,29 +194,29 @@ func TestUnusableItemsAreReported(t *testing.T) {
 		)
 		st := New(client, table)
 		got, err := st.Configs(ctx(t), "acme")
-		require.Len(t, got, 2, "the good item still loads, and the disabled one is returned to be skipped")
-		assert.Equal(t, "acme-logs", got[0].BucketName)
-		assert.Equal(t, "s3:parked", got[1].Type)
-		assert.False(t, got[1].IsEnabled())
+		require.Len(t, got, 4, "every item that decodes is returned: whether it is valid is the kind's to say")
+		assert.Equal(t, "acme-logs", got[0].Settings["bucket_name"])
+		assert.Equal(t, "s3:parked", got[3].Type)
+		assert.False(t, got[3].IsEnabled())
 		var items *tenant.ItemsError
 		require.ErrorAs(t, err, &items)
-		bad := map[string]string{}
-		for _, it := range items.Items {
-			assert.Equal(t, "acme", it.TenantID)
-			bad[it.Type] = it.Err.Error()
-		}
-		require.Len(t, bad, 3)
-		assert.Contains(t, bad["s3:broken"], "decode item")
-		assert.Contains(t, bad["s3:invalid"], "bucket_name")
-		assert.ErrorIs(t, err, tenant.ErrInvalidConfig, "validation failures are matched")
-		assert.Contains(t, bad["cloudwatch"], `enabled: "maybe"`)
+		require.Len(t, items.Items, 1, "the item that does not decode is reported")
+		assert.Equal(t, "acme", items.Items[0].TenantID)
+		assert.Equal(t, "cloudwatch", items.Items[0].Type)
+		assert.ErrorContains(t, items.Items[0], `enabled: "maybe"`)
+
+		kinds, err := deliver.NewRegistry([]deliver.Kind{s3.Kind()})
+		require.NoError(t, err)
+		assert.NoError(t, kinds.Validate(got[0]))
+		assert.ErrorContains(t, kinds.Validate(got[1]), "bucket_name: must be a string", "the kind refuses the broken one")
+		assert.ErrorContains(t, kinds.Validate(got[2]), "bucket_name")
 
 		// List reports them too, with the page.
 		page, next, err := st.List(ctx(t), 10, "")
-		assert.Len(t, page, 2)
+		assert.Len(t, page, 4)
 		assert.Empty(t, next)
 		require.ErrorAs(t, err, &items)
-		assert.Len(t, items.Items, 3)
+		assert.Len(t, items.Items, 1)
 	})
 }
 
@@ -245,7 +246,7 @@ func TestManyItemsSmallPages(t *testing.T) {
 	})
 }
 
-func TestReplaceKeepsForeignAttributes(t *testing.T) {
+func TestReplaceReplacesTheWholeItem(t *testing.T) {
 	eachBackend(t, func(t *testing.T, client *dynamodb.Client, table string, _ *fakeDynamo) {
 		putRaw(t, client, table, map[string]types.AttributeValue{
 			"tenant_id": s("acme"), "type": s("s3"), "bucket_name": s("acme-logs"),
@@ -255,17 +256,17 @@ func TestReplaceKeepsForeignAttributes(t *testing.T) {
 		now := time.Date(2026, 11, 21, 20, 0, 0, 0, time.UTC)
 		st := New(client, table, func(o *Options) { o.Now = func() time.Time { return now } })
 		c := storetest.S3("acme")
-		c.BucketName = "acme-new"
+		c.Settings["bucket_name"] = "acme-new"
 		stored, err := st.Replace(ctx(t), c, tenant.Condition{IfUpdatedAt: "2024-05-01T10:00:00Z"})
 		require.NoError(t, err)
 		assert.Equal(t, "2024-05-01T10:00:00Z", stored.CreatedAt, "created_at is kept")
 		assert.Equal(t, "2026-11-21T20:00:00Z", stored.UpdatedAt)
-		assert.Equal(t, "acme-new", stored.BucketName)
+		assert.Equal(t, "acme-new", stored.Settings["bucket_name"])
 		assert.Empty(t, stored.DesiredLogs, "a field the new config leaves out is removed")
 
 		raw, err := client.GetItem(ctx(t), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key("acme", "s3")})
 		require.NoError(t, err)
-		assert.Equal(t, s("platform"), raw.Item["owner_team"], "attributes of other tools survive")
+		assert.NotContains(t, raw.Item, "owner_team", "the item is the new config: an attribute it does not have is removed")
 		assert.NotContains(t, raw.Item, "desired_logs")
 		assert.Equal(t, s("ROSA/cluster-logs/"), raw.Item["bucket_prefix"])
 	})
@@ -362,7 +363,8 @@ func TestDecodeErrorsNameTheAttribute(t *testing.T) {
 		{map[string]types.AttributeValue{"tenant_id": s("a"), "type": s("s3"), "ttl": s("soon")}, "ttl"},
 		{map[string]types.AttributeValue{"tenant_id": s("a"), "type": s("s3"), "enabled": n("x")}, "enabled"},
 		{map[string]types.AttributeValue{"tenant_id": s("a"), "type": s("s3"), "created_at": n("NaN")}, "created_at"},
-		{map[string]types.AttributeValue{"tenant_id": s("a"), "type": s("s3"), "bucket_name": l(s("x"))}, "decode item"},
+		{map[string]types.AttributeValue{"tenant_id": s("a"), "type": s("s3"), "bucket_name": &types.AttributeValueMemberB{Value: []byte("x")}}, "attribute bucket_name"},
+		{map[string]types.AttributeValue{"tenant_id": s("a"), "type": s("loki"), "url": s("https://x")}, `"settings"`},
 	} {
 		_, err := decode(tc.item)
 		require.Error(t, err)

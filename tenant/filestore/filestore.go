@@ -35,6 +35,12 @@ type Options struct {
 	// exist; the file is created on the first write. Default: false (a
 	// missing file is an error).
 	Create bool
+	// Validator, when set, checks every enabled, unexpired item as the
+	// processor will (pass its deliver.Registry); items it refuses are
+	// reported like undecodable ones (Problems, and a *tenant.ItemsError
+	// from Configs) instead of being served. Default: nil, items are only
+	// decoded.
+	Validator tenant.Validator
 }
 
 // Store is a tenant.Store backed by a file. It is safe for concurrent use
@@ -92,7 +98,7 @@ func (s *Store) Reload() error {
 	if err != nil {
 		return fmt.Errorf("filestore: %w", err)
 	}
-	mem, bad, err := parse(data, s.yaml, func(o *memstore.Options) { o.Now = s.opts.Now })
+	mem, bad, err := parse(data, s.yaml, s.check, func(o *memstore.Options) { o.Now = s.opts.Now })
 	if err != nil {
 		return fmt.Errorf("filestore: %s: %w", s.path, err)
 	}
@@ -103,7 +109,7 @@ func (s *Store) Reload() error {
 // parse decodes a configuration file's content into a memstore, returning
 // the items it could not use separately. It fails only when the document as
 // a whole is not a list.
-func parse(data []byte, isYAML bool, optFns ...func(*memstore.Options)) (*memstore.Store, []badItem, error) {
+func parse(data []byte, isYAML bool, check func(tenant.DeliveryConfig) error, optFns ...func(*memstore.Options)) (*memstore.Store, []badItem, error) {
 	if isYAML {
 		var err error
 		if data, err = yaml.YAMLToJSON(data); err != nil {
@@ -125,6 +131,9 @@ func parse(data []byte, isYAML bool, optFns ...func(*memstore.Options)) (*memsto
 		c, err := decodeItem(raw)
 		if err == nil && seen[[2]string{c.TenantID, c.Type}] {
 			err = tenant.ErrExists
+		}
+		if err == nil {
+			err = check(c)
 		}
 		if err != nil {
 			bad = append(bad, badItem{raw: raw, err: &tenant.ItemError{
@@ -162,6 +171,14 @@ func decodeItem(raw json.RawMessage) (tenant.DeliveryConfig, error) {
 		return c, errors.New("tenant_id and type are required")
 	}
 	return c, nil
+}
+
+// check validates an item with the Validator, if any.
+func (s *Store) check(c tenant.DeliveryConfig) error {
+	if s.opts.Validator == nil || !c.IsEnabled() || c.Expired(s.opts.Now()) {
+		return nil
+	}
+	return s.opts.Validator.Validate(c)
 }
 
 // Problems returns the items of the file that could not be used.

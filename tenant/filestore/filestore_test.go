@@ -3,6 +3,7 @@ package filestore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/filestore"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
@@ -54,7 +58,9 @@ const seedYAML = `
 func TestBadItemsAreReportedNotFatal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "configs.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(seedYAML), 0o600))
-	s, err := filestore.Open(path)
+	kinds, err := deliver.NewRegistry([]deliver.Kind{cloudwatch.Kind(), s3.Kind()})
+	require.NoError(t, err)
+	s, err := filestore.Open(path, func(o *filestore.Options) { o.Validator = kinds })
 	require.NoError(t, err)
 	assert.Len(t, s.Problems(), 3)
 
@@ -73,9 +79,12 @@ func TestBadItemsAreReportedNotFatal(t *testing.T) {
 	// Writing keeps the bad items in the file, untouched.
 	_, err = s.Create(context.Background(), storetest.CloudWatch("initech"))
 	require.NoError(t, err)
-	again, err := filestore.Open(path)
+	again, err := filestore.Open(path, func(o *filestore.Options) { o.Validator = kinds })
 	require.NoError(t, err)
 	assert.Len(t, again.Problems(), 3, "bad items survive a write")
+	plain, err := filestore.Open(path)
+	require.NoError(t, err)
+	assert.Len(t, plain.Problems(), 1, "without a validator only undecodable items are problems")
 	got, err = again.Configs(context.Background(), "initech")
 	require.NoError(t, err)
 	assert.Len(t, got, 1)
@@ -123,4 +132,42 @@ func TestFailedSaveChangesNothing(t *testing.T) {
 	require.Error(t, err)
 	_, err = s.Get(context.Background(), "a", "s3")
 	assert.ErrorIs(t, err, tenant.ErrNotFound, "the store is unchanged when the file cannot be written")
+}
+
+// A reload never loses a write of the same store that raced it: the lock
+// is held from the read of the file to the swap. (Before, a reload that
+// read the file before a write and swapped after it put a stale list in
+// memory, and the next write saved that list, dropping the config from the
+// file for good.)
+func TestReloadDoesNotLoseConcurrentWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "configs.json")
+	s, err := filestore.Open(path, func(o *filestore.Options) { o.Create = true })
+	require.NoError(t, err)
+	const writes = 60
+	stop, stopped := make(chan struct{}), make(chan error, 1)
+	go func() {
+		var first error
+		for {
+			select {
+			case <-stop:
+				stopped <- first
+				return
+			default:
+			}
+			if err := s.Reload(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}()
+	for i := range writes {
+		_, err := s.Create(context.Background(), storetest.S3(fmt.Sprintf("tenant-%02d", i)))
+		require.NoError(t, err)
+	}
+	close(stop)
+	require.NoError(t, <-stopped)
+	again, err := filestore.Open(path)
+	require.NoError(t, err)
+	all, _, err := again.List(context.Background(), writes+1, "")
+	require.NoError(t, err)
+	assert.Equal(t, writes, len(all), "every write is in the file, whatever the reloads that raced it")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/tenant"
 )
 
@@ -334,4 +335,24 @@ func testConcurrentCreate(t *testing.T, s tenant.Store) {
 	got, err := s.Configs(ctx(t), "race")
 	require.NoError(t, err)
 	assert.Len(t, got, 1)
+}
+
+// NestedSettings are the settings of the kind of Nested configs.
+type NestedSettings struct {
+	URL      string            `json:"url,omitempty" required:"true" doc:"Where the hook sends."`
+	Gzip     bool              `json:"gzip,omitempty" doc:"Compress bodies."`
+	MaxBytes int64             `json:"max_bytes,omitempty" doc:"Largest body."`
+	Headers  map[string]string `json:"headers,omitempty" doc:"Static headers."`
+	Formats  []string          `json:"formats,omitempty" doc:"Body formats."`
+}
+
+// Validate accepts every NestedSettings.
+func (*NestedSettings) Validate(tenant.DeliveryConfig) []tenant.FieldError { return nil }
+
+// NestedKind returns the kind of Nested configs ("webhook"), without a
+// deliverer, for registries of tests that store Nested configs through a
+// validating layer such as the configuration API.
+func NestedKind() deliver.Kind {
+	return deliver.Kind{Name: "webhook", Summary: "A test kind that nests its settings.",
+		NewSettings: func() deliver.Settings { return new(NestedSettings) }}
 }
