@@ -114,8 +114,8 @@ func gunzipSplit(tb testing.TB, gz []byte) int {
 }
 
 // decodeAll decodes data and returns the number of records.
-func decodeAll(tb testing.TB, data []byte) int64 {
-	r, err := NewReader(body(data), deliver.Object{Key: "k", Time: objTime})
+func decodeAll(tb testing.TB, data []byte, optFns ...func(*Options)) int64 {
+	r, err := NewReader(body(data), deliver.Object{Key: "k", Time: objTime}, optFns...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -134,8 +134,9 @@ func decodeAll(tb testing.TB, data []byte) int64 {
 }
 
 // BenchmarkDecode measures decoding a realistic object (see genEvents)
-// next to the bare gunzip + line split of the same object. MB/s are of
-// uncompressed input.
+// next to the bare gunzip + line split of the same object, and the cost of
+// decoding the selector metadata (Options.Fields: host, pod and namespace
+// labels). MB/s are of uncompressed input.
 func BenchmarkDecode(b *testing.B) {
 	raw, gz := benchData()
 	b.Logf("object: %d bytes uncompressed, %d gzip", len(raw), len(gz))
@@ -146,14 +147,14 @@ func BenchmarkDecode(b *testing.B) {
 			gunzipSplit(b, gz)
 		}
 	})
-	decode := func(b *testing.B, data []byte) {
+	decode := func(b *testing.B, data []byte, optFns ...func(*Options)) {
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()
 		var records int64
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
 		for b.Loop() {
-			records += decodeAll(b, data)
+			records += decodeAll(b, data, optFns...)
 		}
 		runtime.ReadMemStats(&ms1)
 		b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(records), "allocs/record")
@@ -161,6 +162,8 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.Run("decode-gzip", func(b *testing.B) { decode(b, gz) })
 	b.Run("decode-plain", func(b *testing.B) { decode(b, raw) })
+	fields := func(o *Options) { o.Fields = deliver.FieldHost | deliver.FieldLabels | deliver.FieldNamespaceLabels }
+	b.Run("decode-plain-fields", func(b *testing.B) { decode(b, raw, fields) })
 }
 
 // BenchmarkDecodeRatio alternates the baseline (gunzip + line split) and
@@ -192,6 +195,34 @@ func BenchmarkDecodeRatio(b *testing.B) {
 		b.ReportMetric(mb/baseCPU.Seconds(), "baseline-MB/cpu-s")
 		b.ReportMetric(mb/decCPU.Seconds(), "decode-MB/cpu-s")
 		b.ReportMetric(baseCPU.Seconds()/decCPU.Seconds(), "cpu-ratio")
+	}
+}
+
+// BenchmarkDecodeFields alternates decoding the benchmark object (see
+// genEvents) without and with the selector metadata (Options.Fields: host,
+// pod and namespace labels) in every iteration, so that both see the same
+// machine load, and reports the CPU time per record of each and the extra
+// cost of the metadata. The generated records change pod and node at every
+// record, which defeats the sharing of host strings (four are remembered);
+// the four distinct label objects are shared.
+func BenchmarkDecodeFields(b *testing.B) {
+	raw, _ := benchData()
+	fields := func(o *Options) { o.Fields = deliver.FieldHost | deliver.FieldLabels | deliver.FieldNamespaceLabels }
+	var without, with time.Duration
+	var records int64
+	for b.Loop() {
+		c0, _ := cpuTime()
+		records += decodeAll(b, raw)
+		c1, _ := cpuTime()
+		decodeAll(b, raw, fields)
+		c2, _ := cpuTime()
+		without += c1 - c0
+		with += c2 - c1
+	}
+	if without > 0 {
+		b.ReportMetric(float64(without.Nanoseconds())/float64(records), "cpu-ns/record")
+		b.ReportMetric(float64(with.Nanoseconds())/float64(records), "fields-cpu-ns/record")
+		b.ReportMetric(100*(with.Seconds()/without.Seconds()-1), "fields-cost-%")
 	}
 }
 

@@ -24,6 +24,23 @@
 // of invalid bytes becomes U+FFFD, and the record is counted in
 // DecodeStats.InvalidUTF8. Metadata fields are repaired the same way.
 //
+// # Metadata
+//
+// A record carries the event's source metadata: stream, namespace
+// (kubernetes.pod_namespace or kubernetes.namespace_name, else namespace),
+// pod, container, cluster and application (the event's "application", else
+// Options.Application). Options.Fields asks for more, decoded only then:
+// Record.Host from kubernetes.pod_node_name, Record.Labels from
+// kubernetes.pod_labels and Record.NamespaceLabels from
+// kubernetes.namespace_labels. Labels map each key, as it is, to its string
+// value; Vector's flattened keys such as "app.kubernetes.io/name" are not
+// split, a value that is not a string becomes its compact JSON text, and a
+// labels field that is not an object gives no labels (nil, as does an empty
+// object). The records of one pod carry byte-identical label objects: a
+// Reader decodes each distinct object once (it remembers the last few) and
+// gives every record of it the same map. Record maps are therefore shared
+// between records and must be treated as read-only.
+//
 // # Times
 //
 // A record's time is the first found of: the event's "timestamp" field;
@@ -119,6 +136,9 @@ type Options struct {
 	// returned; the others are counted in DecodeStats.Filtered. Default:
 	// every record.
 	Accept func(application string) bool
+	// Fields names the optional metadata to decode into records (see the
+	// package documentation). Default: none, which costs nothing.
+	Fields deliver.Fields
 	// Logger receives a warning for the first bad line of each kind in an
 	// object (later ones are only counted). Default: discard.
 	Logger *slog.Logger
@@ -170,8 +190,10 @@ type Reader struct {
 	msgBuf  []byte
 	scratch []byte
 
-	// Last seen metadata values, to share strings between records.
-	stream, namespace, pod, container, cluster, app interner
+	// Last seen metadata values, to share strings and maps between
+	// records.
+	stream, namespace, pod, container, cluster, app, host interner
+	labels, namespaceLabels                               labelCache
 
 	warned [4]bool
 }
@@ -488,6 +510,7 @@ type event struct {
 	message, timestamp                      span
 	hasMessage, hasTimestamp                bool
 	k8sPod, k8sContainer, k8sNamespace      span
+	k8sHost, k8sLabels, k8sNamespaceLabels  span
 	cluster, namespace, app, pod, container span
 	stream                                  span
 }
@@ -559,6 +582,12 @@ func (ev *event) parseKubernetes(b []byte, i int) (int, bool) {
 			ev.k8sContainer = m.val
 		case "pod_namespace", "namespace_name":
 			ev.k8sNamespace = m.val
+		case "pod_node_name":
+			ev.k8sHost = m.val
+		case "pod_labels":
+			ev.k8sLabels = m.val
+		case "namespace_labels":
+			ev.k8sNamespaceLabels = m.val
 		}
 	}
 	return m.i, !m.err
@@ -567,6 +596,8 @@ func (ev *event) parseKubernetes(b []byte, i int) (int, bool) {
 // recordMeta is the source metadata of a record.
 type recordMeta struct {
 	stream, namespace, pod, container, cluster, app string
+	host                                            string
+	labels, namespaceLabels                         map[string]string
 }
 
 // eventRecord builds the record of a parsed event.
@@ -585,6 +616,17 @@ func (r *Reader) eventRecord(b []byte, ev *event) (deliver.Record, bool) {
 	if r.opts.Accept != nil && !r.opts.Accept(meta.app) {
 		r.stats.Filtered++
 		return deliver.Record{}, false
+	}
+	if f := r.opts.Fields; f != 0 {
+		if f.Has(deliver.FieldHost) {
+			meta.host = r.host.get(r, b, ev.k8sHost)
+		}
+		if f.Has(deliver.FieldLabels) {
+			meta.labels = r.labels.get(r, b, ev.k8sLabels)
+		}
+		if f.Has(deliver.FieldNamespaceLabels) {
+			meta.namespaceLabels = r.namespaceLabels.get(r, b, ev.k8sNamespaceLabels)
+		}
 	}
 
 	// The message.
@@ -757,6 +799,10 @@ func (r *Reader) finish(msg []byte, t time.Time, src deliver.TimeSource, meta re
 		Container:   meta.container,
 		Cluster:     meta.cluster,
 		Application: meta.app,
+
+		Host:            meta.host,
+		Labels:          meta.labels,
+		NamespaceLabels: meta.namespaceLabels,
 	}, true
 }
 
@@ -790,15 +836,85 @@ func (in *interner) get(r *Reader, b []byte, v span) string {
 			return s
 		}
 	}
-	var s string
-	if utf8.Valid(raw) {
-		s = string(raw)
-	} else {
-		s = strings.ToValidUTF8(string(raw), "\uFFFD")
-	}
+	s := validString(raw)
 	in.s[in.next] = s
 	in.next = (in.next + 1) % len(in.s)
 	return s
+}
+
+// validString returns b as a string, with invalid UTF-8 repaired.
+func validString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// maxCachedLabels is the largest labels object a labelCache remembers, so
+// that hostile lines cannot make it hold megabytes; larger objects are
+// decoded for each record.
+const maxCachedLabels = 16 << 10
+
+// labelCache shares the label maps of records: it remembers the last few
+// distinct label objects by their JSON text, which is byte-identical in
+// the records of one pod.
+type labelCache struct {
+	raw  [4][]byte
+	m    [4]map[string]string
+	next int
+}
+
+// get returns the labels of the object v, nil when v is not an object or is
+// empty. The map may be shared with earlier records.
+func (c *labelCache) get(r *Reader, b []byte, v span) map[string]string {
+	if v.kind != '{' {
+		return nil
+	}
+	raw := v.bytes(b)
+	for i, m := range c.m {
+		if m != nil && bytes.Equal(raw, c.raw[i]) {
+			return m
+		}
+	}
+	m := r.decodeLabels(raw)
+	if m != nil && len(raw) <= maxCachedLabels {
+		c.raw[c.next] = append(c.raw[c.next][:0], raw...)
+		c.m[c.next] = m
+		c.next = (c.next + 1) % len(c.m)
+	}
+	return m
+}
+
+// decodeLabels decodes a labels object, already validated: keys as they
+// are, string values unescaped, other values as compact JSON, invalid UTF-8
+// repaired. A key given twice takes its last value. It returns nil for an
+// empty object.
+func (r *Reader) decodeLabels(obj []byte) map[string]string {
+	var labels map[string]string
+	m := members{b: obj}
+	for m.next() {
+		if labels == nil {
+			labels = make(map[string]string, 8)
+		}
+		k := r.text(obj, m.key)
+		labels[k] = r.text(obj, m.val)
+	}
+	return labels
+}
+
+// text returns the text of a value: a string's contents, unescaped, or the
+// compact JSON of any other value, with invalid UTF-8 repaired.
+func (r *Reader) text(b []byte, v span) string {
+	raw := v.bytes(b)
+	switch {
+	case v.kind != '"':
+		r.scratch = compact(r.scratch[:0], raw)
+		raw = r.scratch
+	case v.esc:
+		r.scratch = unescape(r.scratch[:0], raw)
+		raw = r.scratch
+	}
+	return validString(raw)
 }
 
 // sourceReader counts the bytes read from the body and remembers its

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -264,7 +265,7 @@ plain
 	for i, w := range want {
 		got := recs[i]
 		got.Message, got.Time, got.TimeSource = "", time.Time{}, 0
-		if got != w {
+		if !reflect.DeepEqual(got, w) {
 			t.Errorf("record %d = %+v, want %+v", i, got, w)
 		}
 	}
