@@ -7,9 +7,9 @@ import (
 
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/fault"
-	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/internal/decode"
 	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/selector"
 )
 
 // DecodeOptions configures how objects are decoded into records for
@@ -53,19 +53,48 @@ func (s *source) open(ctx context.Context) (*deliver.Body, error) {
 	return body, nil
 }
 
-// records opens the records of the object that filter selects.
-func (s *source) records(ctx context.Context, filter groups.Filter) (deliver.RecordReader, error) {
+// records opens the records of the object that sel selects.
+func (s *source) records(ctx context.Context, sel selector.Selector) (deliver.RecordReader, error) {
 	body, err := s.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.d.opts.Decode.newReader(body, s.obj, s.key, filter, s.d.opts.Logger)
+	rr, err := s.d.opts.Decode.newReader(body, s.obj, s.key, sel.Fields(), s.d.opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &selected{RecordReader: rr, key: s.key, sel: sel}, nil
+}
+
+// selected is the records of a reader that a selector selects.
+type selected struct {
+	deliver.RecordReader
+	key      keyparse.Key
+	sel      selector.Selector
+	filtered int64
+}
+
+func (r *selected) Next() (deliver.Record, error) {
+	for {
+		rec, err := r.RecordReader.Next()
+		if err != nil || r.sel.Record(r.key, &rec) {
+			return rec, err
+		}
+		r.filtered++
+	}
+}
+
+func (r *selected) Stats() deliver.DecodeStats {
+	st := r.RecordReader.Stats()
+	st.Filtered += r.filtered
+	st.Records -= r.filtered
+	return st
 }
 
 // abandon tells the source that a record destination will not read.
 func (s *source) abandon() {}
 
-func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key keyparse.Key, filter groups.Filter, log *slog.Logger) (deliver.RecordReader, error) {
+func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key keyparse.Key, fields deliver.Fields, log *slog.Logger) (deliver.RecordReader, error) {
 	return decode.NewReader(body, obj, func(do *decode.Options) {
 		if o.MaxDecompressedBytes > 0 {
 			do.MaxDecompressedBytes = o.MaxDecompressedBytes
@@ -74,9 +103,7 @@ func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key key
 			do.MaxLineBytes = o.MaxLineBytes
 		}
 		do.Application = key.Application
-		if !filter.All() {
-			do.Accept = filter.Allows
-		}
+		do.Fields = fields
 		do.Logger = log
 	})
 }

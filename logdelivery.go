@@ -34,8 +34,8 @@ import (
 
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/fault"
-	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/selector"
 	"github.com/logdelivery/logdelivery/tenant"
 )
 
@@ -320,7 +320,7 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 				r.Outcome, r.Err = Failed, p.err
 			case p.reason != "":
 				r.Outcome, r.Reason = Skipped, p.reason
-			case !p.filter.Allows(o.key.Application):
+			case p.sel.Object(o.key) == selector.None:
 				r.Outcome, r.Reason = Skipped, ReasonFiltered
 			default:
 				jobs = append(jobs, job{o: o, plan: p})
@@ -337,13 +337,13 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 }
 
 // plan is what to do with one config for every object of a Dispatch call:
-// deliver with dl what filter selects, skip for reason, or fail with err.
+// deliver with dl what sel selects, skip for reason, or fail with err.
 type plan struct {
 	cfg      tenant.DeliveryConfig
 	settings deliver.Settings
 	dl       deliver.Deliverer
 	records  bool // the kind reads records
-	filter   groups.Filter
+	sel      selector.Selector
 	reason   string
 	err      error
 }
@@ -388,9 +388,12 @@ func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) plan {
 		p.err = fault.Permanent(fmt.Errorf("%w %q (config %s/%s)", ErrNoDeliverer, cfg.Kind(), cfg.TenantID, cfg.Type))
 		return p
 	}
-	// The registry refused unknown groups: no warnings here.
-	p.filter, _ = d.kinds.Groups().Expand(cfg.DesiredLogs, cfg.Groups)
-	p.settings, p.dl, p.records = settings, kind.Deliverer, kind.Records
+	sel, err := selector.ForConfig(cfg, d.kinds.Groups())
+	if err != nil { // the registry validated groups and rules: not expected
+		p.err = fault.Permanent(err)
+		return p
+	}
+	p.settings, p.dl, p.records, p.sel = settings, kind.Deliverer, kind.Records, sel
 	return p
 }
 
@@ -477,7 +480,6 @@ func (d *Dispatcher) checkDeadline(ctx context.Context) error {
 
 // delivery builds the request handed to a deliverer.
 func (d *Dispatcher) delivery(j job, src *source) *deliver.Delivery {
-	filter := j.plan.filter
 	return &deliver.Delivery{
 		Object:   src.obj,
 		Key:      j.o.key,
@@ -485,7 +487,7 @@ func (d *Dispatcher) delivery(j job, src *source) *deliver.Delivery {
 		Settings: j.plan.settings,
 		Open:     src.open,
 		Records: func(ctx context.Context) (deliver.RecordReader, error) {
-			return src.records(ctx, filter)
+			return src.records(ctx, j.plan.sel)
 		},
 	}
 }

@@ -13,7 +13,9 @@ import (
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
@@ -36,9 +38,33 @@ func newStore(t *testing.T, configs ...tenant.DeliveryConfig) *memstore.Store {
 
 func newDispatcher(t *testing.T, store tenant.ConfigStore, dl map[string]deliver.Deliverer, optFns ...func(*logdelivery.Options)) *logdelivery.Dispatcher {
 	t.Helper()
-	d, err := logdelivery.NewDispatcher(store, dl, optFns...)
+	d, err := logdelivery.NewDispatcher(store, kinds(t, dl), optFns...)
 	require.NoError(t, err)
 	return d
+}
+
+// kinds returns a registry delivering each kind with its deliverer: the
+// real cloudwatch and s3 kinds (their settings validated as in
+// production), and settings-free test kinds for any other name.
+func kinds(t *testing.T, dl map[string]deliver.Deliverer) *deliver.Registry {
+	t.Helper()
+	var ks []deliver.Kind
+	for name, d := range dl {
+		var k deliver.Kind
+		switch name {
+		case cloudwatch.KindName:
+			k = cloudwatch.Kind()
+		case s3.KindName:
+			k = s3.Kind()
+		default:
+			k = delivertest.Kind(name, d, true)
+		}
+		k.Deliverer = d
+		ks = append(ks, k)
+	}
+	r, err := deliver.NewRegistry(ks)
+	require.NoError(t, err)
+	return r
 }
 
 // byDest indexes results by object id and destination.
@@ -190,12 +216,15 @@ func TestSkipsAndConfigFailures(t *testing.T) {
 	expired.TTL = 1000
 	filtered := storetest.CloudWatch("acme")
 	filtered.Type = "cloudwatch:audit"
-	filtered.Groups = []string{"api", "NoSuchGroup"}
+	filtered.Groups = []string{"api"}
 	invalid := storetest.S3("acme")
 	invalid.Type = "s3:invalid"
 	invalid.Settings["bucket_name"] = "Not A Bucket"
+	unknownGroup := storetest.S3("acme")
+	unknownGroup.Type = "s3:typo"
+	unknownGroup.Groups = []string{"API", "Authentcation"}
 	unknownKind := tenant.DeliveryConfig{TenantID: "acme", Type: "loki"}
-	store := newStore(t, storetest.S3("acme"), disabled, expired, filtered, invalid, unknownKind)
+	store := newStore(t, storetest.S3("acme"), disabled, expired, filtered, invalid, unknownGroup, unknownKind)
 
 	rec := &delivertest.Recorder{}
 	d := newDispatcher(t, store, map[string]deliver.Deliverer{"s3": rec, "cloudwatch": rec})
@@ -216,7 +245,10 @@ func TestSkipsAndConfigFailures(t *testing.T) {
 		assert.Equal(t, logdelivery.Failed, inv.Outcome)
 		assert.ErrorIs(t, inv.Err, tenant.ErrInvalidConfig)
 		assert.False(t, fault.IsRetryable(inv.Err))
-		assert.ErrorIs(t, got[id+"|loki"].Err, logdelivery.ErrNoDeliverer)
+		assert.ErrorContains(t, got[id+"|s3:typo"].Err, `"Authentcation" is not an application group`,
+			"a misspelt group fails loudly instead of silently missing logs")
+		assert.ErrorContains(t, got[id+"|loki"].Err, `"loki" is not a known destination kind`)
+		assert.True(t, fault.IsPermanent(got[id+"|loki"].Err))
 	}
 	assert.Equal(t, logdelivery.Skipped, got["m1|cloudwatch:audit"].Outcome)
 	assert.Equal(t, logdelivery.ReasonFiltered, got["m1|cloudwatch:audit"].Reason)
@@ -329,9 +361,9 @@ func TestObserverSeesEveryResult(t *testing.T) {
 }
 
 func TestNewDispatcherRejectsNil(t *testing.T) {
-	_, err := logdelivery.NewDispatcher(nil, nil)
+	_, err := logdelivery.NewDispatcher(nil, kinds(t, nil))
 	assert.Error(t, err)
-	_, err = logdelivery.NewDispatcher(newStore(t), map[string]deliver.Deliverer{"s3": nil})
+	_, err = logdelivery.NewDispatcher(newStore(t), nil)
 	assert.Error(t, err)
 }
 
@@ -410,4 +442,17 @@ func TestResultsErrAgreesWithRetryIDs(t *testing.T) {
 	assert.Empty(t, rs.RetryIDs())
 
 	assert.NoError(t, logdelivery.Results{}.Err())
+}
+
+// A kind the registry knows without a deliverer (a registry made for a
+// configuration API) fails its configs permanently, naming the kind.
+func TestKindWithoutDeliverer(t *testing.T) {
+	kinds, err := deliver.NewRegistry([]deliver.Kind{s3.Kind()})
+	require.NoError(t, err)
+	d, err := logdelivery.NewDispatcher(newStore(t, storetest.S3("acme")), kinds)
+	require.NoError(t, err)
+	rs := d.Dispatch(context.Background(), obj("m1", "c/acme/app/pod/f.gz"))
+	require.Len(t, rs, 1)
+	assert.ErrorIs(t, rs[0].Err, logdelivery.ErrNoDeliverer)
+	assert.True(t, fault.IsPermanent(rs[0].Err))
 }

@@ -42,7 +42,7 @@ const (
 	ReasonNoConfig = "tenant has no delivery config"
 	ReasonDisabled = "delivery config disabled"
 	ReasonExpired  = "delivery config expired (ttl)"
-	ReasonFiltered = "application not selected by desired_logs or groups"
+	ReasonFiltered = "not selected by desired_logs, groups or match"
 )
 
 // Result is the outcome of one object at one destination.

@@ -36,7 +36,7 @@ func TestOptionsReachTheDispatcher(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")}
 	d, err := awsdispatch.New(cfg, func(o *awsdispatch.Options) {
 		o.Store = store
-		o.Deliverers = map[string]deliver.Deliverer{"webhook": hook}
+		o.Kinds = []deliver.Kind{delivertest.Kind("webhook", hook, false)}
 		o.Dispatcher = func(do *logdelivery.Options) { do.MaxConcurrency = 1 }
 	})
 	require.NoError(t, err)

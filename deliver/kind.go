@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -86,6 +87,13 @@ type entry struct {
 	kind   Kind
 	fields []FieldDoc
 	typ    reflect.Type // the struct type of the settings
+}
+
+// With returns k delivered by d: the way to deliver a kind with a
+// deliverer of one's own (a stand-in, a test fake).
+func (k Kind) With(d Deliverer) Kind {
+	k.Deliverer = d
+	return k
 }
 
 var kindNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
@@ -421,7 +429,6 @@ func (r *Registry) Close() error {
 // object, which a settings type following the rules of Settings always
 // does.
 //
-//
 //	cfg := tenant.DeliveryConfig{TenantID: "acme", Type: "cloudwatch",
 //		Settings: deliver.SettingsObject(&cloudwatch.Settings{LogGroupName: "/acme/logs", …})}
 func SettingsObject(s Settings) map[string]any {
@@ -436,4 +443,33 @@ func SettingsObject(s Settings) map[string]any {
 		panic(fmt.Sprintf("deliver: settings of type %T do not encode to an object: %v", s, err))
 	}
 	return m
+}
+
+// SettingsOf returns the settings of a delivery of kind k as the kind's
+// settings type: d.Settings when the Dispatcher decoded them, or, for a
+// Delivery built by hand without them, d.Config decoded and validated with
+// k. A config of another kind, a wrong settings type or an invalid config
+// is a permanent error.
+func SettingsOf[S any, P interface {
+	*S
+	Settings
+}](d *Delivery, k Kind) (P, error) {
+	if kind := d.Config.Kind(); kind != k.Name {
+		return nil, fault.Permanent(fmt.Errorf("%s: delivery to %s/%s is of kind %q", k.Name, d.Config.TenantID, d.Config.Type, kind))
+	}
+	if d.Settings != nil {
+		if s, ok := d.Settings.(P); ok && s != nil {
+			return s, nil
+		}
+		return nil, fault.Permanent(fmt.Errorf("%s: delivery to %s/%s carries settings of type %T, not %T", k.Name, d.Config.TenantID, d.Config.Type, d.Settings, P(nil)))
+	}
+	r, err := NewRegistry([]Kind{k})
+	if err != nil {
+		return nil, fault.Permanent(err)
+	}
+	s, err := r.Settings(d.Config)
+	if err != nil {
+		return nil, fault.Permanent(err)
+	}
+	return s.(P), nil
 }

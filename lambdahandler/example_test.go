@@ -10,6 +10,7 @@ import (
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/lambdahandler"
 	"github.com/logdelivery/logdelivery/tenant"
@@ -20,8 +21,8 @@ import (
 // objects failed retryably somewhere. In a function: lambda.Start(h.Handle).
 func ExampleHandler_Handle() {
 	store, err := memstore.New([]tenant.DeliveryConfig{
-		{TenantID: "acme", Type: "s3", BucketName: "acme-logs"},
-		{TenantID: "globex", Type: "s3", BucketName: "globex-logs"},
+		{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}},
+		{TenantID: "globex", Type: "s3", Settings: map[string]any{"bucket_name": "globex-logs"}},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -32,7 +33,11 @@ func ExampleHandler_Handle() {
 		}
 		return deliver.Receipt{Objects: 1}, nil
 	})
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": copyObject})
+	kinds, err := deliver.NewRegistry([]deliver.Kind{s3.Kind().With(copyObject)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	d, err := logdelivery.NewDispatcher(store, kinds)
 	if err != nil {
 		log.Fatal(err)
 	}

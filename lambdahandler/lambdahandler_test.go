@@ -16,6 +16,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/lambdahandler"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
@@ -49,7 +50,7 @@ func TestBatchItemFailures(t *testing.T) {
 		}
 		return deliver.Receipt{Objects: 1}, nil
 	}}
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": rec})
+	d, err := logdelivery.NewDispatcher(store, kindsOf(t, s3.Kind().With(rec)))
 	require.NoError(t, err)
 	var logs bytes.Buffer
 	f := &flusher{}
@@ -85,4 +86,11 @@ func mustDeadline(t *testing.T, ctx context.Context) time.Time {
 	dl, ok := ctx.Deadline()
 	require.True(t, ok)
 	return dl
+}
+
+func kindsOf(t *testing.T, kinds ...deliver.Kind) *deliver.Registry {
+	t.Helper()
+	r, err := deliver.NewRegistry(kinds)
+	require.NoError(t, err)
+	return r
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/metrics"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
@@ -19,15 +20,18 @@ func ExampleEMF() {
 	emf := metrics.NewEMF(os.Stdout, func(o *metrics.EMFOptions) {
 		o.Now = func() time.Time { return time.Unix(1756553220, 0) }
 	})
-	store, err := memstore.New([]tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", BucketName: "acme-logs"}})
+	store, err := memstore.New([]tenant.DeliveryConfig{{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	copyObject := deliver.DelivererFunc(func(context.Context, *deliver.Delivery) (deliver.Receipt, error) {
 		return deliver.Receipt{Objects: 1, Bytes: 2048}, nil
 	})
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": copyObject},
-		func(o *logdelivery.Options) { o.Observer = emf })
+	kinds, err := deliver.NewRegistry([]deliver.Kind{s3.Kind().With(copyObject)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	d, err := logdelivery.NewDispatcher(store, kinds, func(o *logdelivery.Options) { o.Observer = emf })
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -258,7 +258,7 @@ func FuzzFlow(f *testing.F) {
 		g := gen{src: &bytesSource{choices}, extra: extra}
 		rules := g.rules()
 		cfg := tenant.DeliveryConfig{TenantID: "t", Type: "file", Match: rules}
-		if cfg.Validate() != nil {
+		if len(cfg.CommonProblems()) > 0 {
 			return // extra is not a valid name where the rules use it
 		}
 		s, err := selector.ForConfig(cfg, nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/internal/mototest"
 	"github.com/logdelivery/logdelivery/sqsworker"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
@@ -44,7 +45,7 @@ func TestDrainsMotoQueue(t *testing.T) {
 	_, err = store.Create(ctx, storetest.S3("acme"))
 	require.NoError(t, err)
 	rec := &delivertest.Recorder{}
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": rec})
+	d, err := logdelivery.NewDispatcher(store, kindsOf(t, s3.Kind().With(rec)))
 	require.NoError(t, err)
 	w, err := sqsworker.New(client, aws.ToString(q.QueueUrl), d, func(o *sqsworker.Options) { o.WaitTime = time.Second })
 	require.NoError(t, err)
@@ -63,4 +64,11 @@ func TestDrainsMotoQueue(t *testing.T) {
 	got := rec.Keys()
 	sort.Strings(got)
 	assert.Equal(t, want, got, "every object delivered exactly once, the malformed message deleted")
+}
+
+func kindsOf(t *testing.T, kinds ...deliver.Kind) *deliver.Registry {
+	t.Helper()
+	r, err := deliver.NewRegistry(kinds)
+	require.NoError(t, err)
+	return r
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/sqsworker"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
@@ -122,7 +123,7 @@ func dispatcher(t *testing.T, fn func(context.Context, *deliver.Delivery) (deliv
 		_, err := store.Create(context.Background(), storetest.S3(id))
 		require.NoError(t, err)
 	}
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": &delivertest.Recorder{Func: fn}})
+	d, err := logdelivery.NewDispatcher(store, kindsOf(t, s3.Kind().With(&delivertest.Recorder{Func: fn})))
 	require.NoError(t, err)
 	return d
 }

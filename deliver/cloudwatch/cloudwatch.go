@@ -251,9 +251,9 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 // deliver.Deliverer.
 func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
 	cfg := d.Config
-	st, ok := d.Settings.(*Settings)
-	if !ok || st == nil {
-		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: delivery to %s/%s has no cloudwatch settings (got %T)", cfg.TenantID, cfg.Type, d.Settings))
+	st, err := deliver.SettingsOf[Settings](d, Kind())
+	if err != nil {
+		return deliver.Receipt{}, err
 	}
 	if d.Records == nil {
 		return deliver.Receipt{}, fault.Permanent(errors.New("cloudwatch: delivery has no record reader"))

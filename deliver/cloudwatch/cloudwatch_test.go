@@ -130,7 +130,7 @@ func TestDeliverCreatesStreamOnNotFound(t *testing.T) {
 	assert.Equal(t, int64(3), rcpt.Events)
 	assert.Equal(t, int64(len("line 0")*3), rcpt.Bytes)
 	assert.Equal(t, 3, rcpt.Calls, "PutLogEvents, CreateLogStream, PutLogEvents")
-	assert.Equal(t, int64(2), rcpt.Skipped, "decode stats are reported")
+	assert.Equal(t, int64(2), rcpt.Undecoded, "decode stats are reported")
 	assert.Equal(t, "cloudwatch:eu-west-1:"+group+":"+stream, rcpt.Location)
 	assert.Equal(t, 1, f.Calls("CreateLogStream"))
 	assert.Equal(t, 3, f.TotalCalls(), "no Describe* or other calls")

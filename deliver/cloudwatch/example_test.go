@@ -34,8 +34,9 @@ func Example() {
 	t := time.Now().Add(-time.Minute)
 	recs := []deliver.Record{{Time: t, Message: "started"}, {Time: t.Add(time.Second), Message: "ready"}}
 	rcpt, err := d.Deliver(context.Background(), &deliver.Delivery{
-		Key:    keyparse.Key{Cluster: "c1", Namespace: "team-a", Tenant: "team-a", Application: "api", Pod: "api-0", File: "f.gz"},
-		Config: tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch", Settings: map[string]any{"log_group_name": "/tenants/team-a"}},
+		Key:      keyparse.Key{Cluster: "c1", Namespace: "team-a", Tenant: "team-a", Application: "api", Pod: "api-0", File: "f.gz"},
+		Config:   tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch"},
+		Settings: &cloudwatch.Settings{LogGroupName: "/tenants/team-a"}, // the Dispatcher decodes them from the config
 		Records: func(context.Context) (deliver.RecordReader, error) {
 			return &sliceReader{recs: recs}, nil
 		},

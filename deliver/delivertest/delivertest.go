@@ -1,5 +1,5 @@
-// Package delivertest provides a recording Deliverer for tests of code that
-// dispatches deliveries.
+// Package delivertest provides a recording Deliverer and a settings-free
+// Kind for tests of code that dispatches deliveries.
 package delivertest
 
 import (
@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/tenant"
 )
 
 // Recorder is a deliver.Deliverer that records every delivery it is handed
@@ -47,3 +48,22 @@ func (r *Recorder) Keys() []string {
 	}
 	return keys
 }
+
+// Kind returns a destination kind named name, delivered by d, whose configs
+// carry no settings: for tests of code that dispatches to kinds of its own.
+// Its deliveries read records when records is true.
+func Kind(name string, d deliver.Deliverer, records bool) deliver.Kind {
+	return deliver.Kind{
+		Name:        name,
+		Summary:     "A test kind without settings.",
+		NewSettings: func() deliver.Settings { return new(NoSettings) },
+		Records:     records,
+		Deliverer:   d,
+	}
+}
+
+// NoSettings are the settings of a Kind: none.
+type NoSettings struct{}
+
+// Validate accepts the empty settings.
+func (*NoSettings) Validate(tenant.DeliveryConfig) []tenant.FieldError { return nil }

@@ -70,9 +70,9 @@ func (d *Deliverer) Kind() deliver.Kind {
 
 // Deliver copies the object.
 func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
-	st, ok := dl.Settings.(*s3.Settings)
-	if !ok || st == nil {
-		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("file: delivery to %s/%s has no s3 settings (got %T)", dl.Config.TenantID, dl.Config.Type, dl.Settings))
+	st, err := deliver.SettingsOf[s3.Settings](dl, s3.Kind())
+	if err != nil {
+		return deliver.Receipt{}, err
 	}
 	rel, err := d.tmpl.Expand(dl.Key, map[string]string{"bucket_prefix": st.Prefix()})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/deliver/records"
 	"github.com/logdelivery/logdelivery/internal/decode"
 	"github.com/logdelivery/logdelivery/keyparse"
@@ -34,11 +35,12 @@ func Example() {
 				`{"message":"first","timestamp":"2024-03-01T12:00:01Z"}` + "\n"))}, nil
 	}
 	rcpt, err := w.Deliver(context.Background(), &deliver.Delivery{
-		Object:  obj,
-		Key:     k,
-		Config:  tenant.DeliveryConfig{TenantID: "shop", Type: "cloudwatch", Settings: map[string]any{"log_group_name": "/rosa/shop"}},
-		Open:    open,
-		Records: decode.Records(open, obj, func(o *decode.Options) { o.Application = k.Application }),
+		Object:   obj,
+		Key:      k,
+		Config:   tenant.DeliveryConfig{TenantID: "shop", Type: "cloudwatch"},
+		Settings: &cloudwatch.Settings{LogGroupName: "/rosa/shop"},
+		Open:     open,
+		Records:  decode.Records(open, obj, func(o *decode.Options) { o.Application = k.Application }),
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -115,9 +115,9 @@ type batch struct {
 // record stream fails, the records read before are written and its error
 // is returned as classified by the decoder.
 func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deliver.Receipt, err error) {
-	st, ok := d.Settings.(*cloudwatch.Settings)
-	if !ok || st == nil {
-		return rcpt, fault.Permanent(fmt.Errorf("records: delivery to %s/%s has no cloudwatch settings (got %T)", d.Config.TenantID, d.Config.Type, d.Settings))
+	st, err := deliver.SettingsOf[cloudwatch.Settings](d, cloudwatch.Kind())
+	if err != nil {
+		return rcpt, err
 	}
 	groupDir, err := w.groupDir(st.LogGroupName)
 	if err != nil {

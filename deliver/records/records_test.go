@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/deliver/records"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/decode"
@@ -53,10 +54,11 @@ func delivery(t testing.TB, group, content string) *deliver.Delivery {
 		return &deliver.Body{ReadCloser: io.NopCloser(bytes.NewReader(data)), ContentEncoding: "gzip", Size: int64(len(data))}, nil
 	}
 	return &deliver.Delivery{
-		Object: obj,
-		Key:    k,
-		Config: tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch", Settings: map[string]any{"log_group_name": group}},
-		Open:   open,
+		Object:   obj,
+		Key:      k,
+		Config:   tenant.DeliveryConfig{TenantID: "team-a", Type: "cloudwatch"},
+		Settings: &cloudwatch.Settings{LogGroupName: group}, // decoded by hand: records checks the name itself
+		Open:     open,
 		Records: func(ctx context.Context) (deliver.RecordReader, error) {
 			b, err := open(ctx)
 			if err != nil {
@@ -93,7 +95,7 @@ I0102 03:00:02.000001   1 main.go:1] klog line
 		t.Fatal(err)
 	}
 	want := deliver.Receipt{Events: 4, Bytes: int64(len("third") + len("first\nsecond line") + len("other pod") + len("I0102 03:00:02.000001   1 main.go:1] klog line")),
-		Skipped: 1, Calls: 2, Location: filepath.Join(dir, "aws/rosa/team-a")}
+		Undecoded: 1, Calls: 2, Location: filepath.Join(dir, "aws/rosa/team-a")}
 	if rcpt != want {
 		t.Errorf("receipt = %+v\nwant      %+v", rcpt, want)
 	}

@@ -101,7 +101,7 @@ func TestMotoCrossAccountCopy(t *testing.T) {
 	dl := &deliver.Delivery{Object: deliver.Object{Bucket: central, Key: srcKey, VersionID: firstVersion}, Key: k, Config: cfg}
 	rcpt, err := d.Deliver(ctx, dl)
 	require.NoError(t, err)
-	destKey := tenant.DefaultBucketPrefix + "acme/prod 1/pay+ments/pöd-7d9f/日志 0001.json.gz"
+	destKey := DefaultBucketPrefix + "acme/prod 1/pay+ments/pöd-7d9f/日志 0001.json.gz"
 	assert.Equal(t, "s3://acme-tenant-logs/"+destKey, rcpt.Location)
 	assert.Equal(t, int64(len(first)), rcpt.Bytes)
 

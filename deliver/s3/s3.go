@@ -192,9 +192,9 @@ func New(chain credentials.CredentialChain, optFns ...func(*Options)) (*Delivere
 // delivered-at), so redeliveries leave one object.
 func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
 	cfg := dl.Config
-	st, ok := dl.Settings.(*Settings)
-	if !ok || st == nil {
-		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("s3 deliverer: delivery to %s/%s has no s3 settings (got %T)", cfg.TenantID, cfg.Type, dl.Settings))
+	st, err := deliver.SettingsOf[Settings](dl, Kind())
+	if err != nil {
+		return deliver.Receipt{}, err
 	}
 	key, err := d.tmpl.Expand(dl.Key, map[string]string{"bucket_prefix": st.Prefix()})
 	if err != nil {

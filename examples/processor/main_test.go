@@ -16,6 +16,7 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
 )
@@ -38,7 +39,7 @@ func newDispatcher(t *testing.T) *logdelivery.Dispatcher {
 		}
 		return deliver.Receipt{Objects: 1}, nil
 	}}
-	d, err := logdelivery.NewDispatcher(store, map[string]deliver.Deliverer{"s3": rec})
+	d, err := logdelivery.NewDispatcher(store, kindsOf(t, s3.Kind().With(rec)))
 	require.NoError(t, err)
 	return d
 }
@@ -98,4 +99,11 @@ func TestRunRejectsUnknownMode(t *testing.T) {
 	t.Setenv("TENANT_CONFIG_TABLE", "configs")
 	_, err = run("sqs", slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "SQS_QUEUE_URL")
+}
+
+func kindsOf(t *testing.T, kinds ...deliver.Kind) *deliver.Registry {
+	t.Helper()
+	r, err := deliver.NewRegistry(kinds)
+	require.NoError(t, err)
+	return r
 }

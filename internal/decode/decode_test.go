@@ -291,8 +291,8 @@ func TestStats(t *testing.T) {
 	if got := recs[2].Message; got != "bad \uFFFD utf8" {
 		t.Errorf("repaired message = %q", got)
 	}
-	if st.Skipped() != 3 {
-		t.Errorf("Skipped() = %d, want 3", st.Skipped())
+	if st.Undecoded() != 3 {
+		t.Errorf("Undecoded() = %d, want 3", st.Undecoded())
 	}
 }
 

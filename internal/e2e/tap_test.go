@@ -63,7 +63,7 @@ func (t *tap) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		var in struct{ LogGroupName string }
 		_ = json.Unmarshal(body, &in)
-		t.record(signedRequest{service: service, group: in.Settings["log_group_name"], signer: signer})
+		t.record(signedRequest{service: service, group: in.LogGroupName, signer: signer})
 	case service == "sts":
 		body, err := readBody(req)
 		if err != nil {
