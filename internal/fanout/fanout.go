@@ -376,10 +376,11 @@ func (s *Stream) slowest() (next int, ok bool) {
 }
 
 // starving reports whether some attached consumer is blocked in Next for a
-// chunk not produced yet. Called with s.mu held.
+// chunk not produced yet (one woken by the last chunk but not running yet
+// is not). Called with s.mu held.
 func (s *Stream) starving() bool {
 	for _, r := range s.attached {
-		if r.waiting {
+		if r.waiting && r.next == s.produced() {
 			return true
 		}
 	}
