@@ -9,12 +9,14 @@
 // A Stream is a broadcast log of chunks. One producer goroutine opens the
 // object's record stream (lazily, on the first Reader call), reads records
 // into chunks of Options.ChunkRecords records and appends the chunks to the
-// log. Chunks are immutable once appended and shared read-only by every
-// consumer: a consumer takes a whole chunk under the Stream's lock and then
-// returns its records one by one without locking. Each consumer has its own
-// position in the log and its own filter (the accept function of Reader),
-// so consumers see the same unfiltered sequence and keep what they want.
-// Chunks that every consumer has moved past are dropped from the log.
+// log. A chunk is never modified while it is in the log or in use, and is
+// shared read-only by every consumer (Labels maps included): a consumer
+// takes a whole chunk under the Stream's lock and then returns its records
+// one by one without locking. Each consumer has its own position in the
+// log and its own filter (the accept function of Reader), so consumers see
+// the same unfiltered sequence and keep what they want. Chunks that every
+// consumer has moved past leave the log, and their buffers are reused for
+// later chunks.
 //
 // The producer may run at most Options.Window chunks ahead of the slowest
 // consumer that holds it back. Consumers that were announced to New but
@@ -22,10 +24,16 @@
 // destination waiting for a concurrency slot) hold it back at position 0,
 // so that in the normal case, where every destination asks for its reader
 // within microseconds of the others, all of them are served by the one
-// shared read. At most Window+1 chunks are alive at once: the Window
-// chunks the slowest consumer has not taken yet, plus the one it is
-// iterating (or, while the producer fills a chunk, that chunk instead of
-// the last of the Window).
+// shared read.
+//
+// Memory is bounded whatever the size of the object: at most Window+1
+// chunks are alive in the log at once (the Window chunks the slowest
+// consumer has not taken yet plus the one it is iterating, or, while the
+// producer fills a chunk, that chunk instead of the last of the Window).
+// Beyond that, a detached consumer may still hold the chunk it was
+// iterating when it was detached, and holds what its private reader
+// needs. A Stream allocates at most Window+1 chunk buffers plus one per
+// detached consumer.
 //
 // # Detaching
 //
@@ -52,6 +60,9 @@
 // others: before it, waiting is free; from it, a re-read is cheaper than
 // stalling everyone. A consumer far behind the others pays for its own
 // slowness with one more open and decode of the object, and only it does.
+// The window is what a consumer may fall behind before that can happen, so
+// it should hold more records than a destination's normal pause (sending a
+// batch) lets pile up.
 //
 // # Lifetime and errors
 //
@@ -117,11 +128,14 @@ type Options struct {
 // errClosed is returned by Next after Close.
 var errClosed = errors.New("fanout: reader closed")
 
-// A chunk is a run of consecutive records of the shared stream. It is
-// never modified once appended to the log.
+// A chunk is a run of consecutive records of the shared stream. It is not
+// modified while in the log or held by a consumer; once it is neither, its
+// buffer is reused for a later chunk.
 type chunk struct {
+	num   int // its number in the log
 	recs  []deliver.Record
 	stats deliver.DecodeStats // the shared reader's stats after recs[len(recs)-1]
+	refs  int                 // consumers iterating recs; guarded by Stream.mu
 }
 
 // Stream fans the records of one object out to a fixed number of
@@ -145,7 +159,9 @@ type Stream struct {
 	chunks    []*chunk            // the log: chunks[i] is chunk number base+i
 	base      int                 // number of the first chunk in chunks
 	filling   bool                // the producer is filling a chunk
-	maxAlive  int                 // most chunks alive at once (see alive)
+	free      []*chunk            // buffers of chunks nobody uses any more
+	maxAlive  int                 // most chunks in the log and being filled at once
+	allocated int                 // chunk buffers allocated
 	done      bool                // the shared stream ended
 	err       error               // why it ended; nil for io.EOF
 	final     deliver.DecodeStats // the shared reader's stats after the last chunk, or at its end
@@ -270,42 +286,44 @@ func (s *Stream) produce(ctx context.Context) {
 			s.logger.Warn("fanout: closing the shared record stream", "err", err)
 		}
 	}()
-	for s.waitRoom(ctx) {
-		recs := make([]deliver.Record, 0, s.opts.ChunkRecords)
+	for {
+		c := s.waitRoom(ctx)
+		if c == nil {
+			return
+		}
 		var err error
-		for len(recs) < cap(recs) {
+		for len(c.recs) < cap(c.recs) {
 			var rec deliver.Record
 			if rec, err = rd.Next(); err != nil {
 				break
 			}
-			recs = append(recs, rec)
+			c.recs = append(c.recs, rec)
 		}
-		if !s.publish(recs, rd.Stats(), err) {
+		c.stats = rd.Stats()
+		if !s.publish(c, err) {
 			return
 		}
 	}
 }
 
-// waitRoom waits until the window has room for one more chunk and marks
-// the producer filling. It detaches the slowest consumers when the window
-// is full and some attached consumer is starving, or when only pending
-// consumers hold the window. It returns false when the producer must stop:
-// nobody holds it back any more, or its context is done.
-func (s *Stream) waitRoom(ctx context.Context) bool {
+// waitRoom waits until the window has room for one more chunk and returns
+// an empty chunk to fill. It detaches the slowest consumers when the
+// window is full and some attached consumer is starving, or when only
+// pending consumers hold the window. It returns nil when the producer must
+// stop: nobody holds it back any more, or its context is done.
+func (s *Stream) waitRoom(ctx context.Context) *chunk {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
 		slowest, ok := s.slowest()
 		switch {
 		case !ok:
-			return false
+			return nil
 		case s.ctx.Err() != nil:
 			s.end(s.ctx.Err())
-			return false
+			return nil
 		case s.produced()-slowest < s.opts.Window:
-			s.filling = true
-			s.track()
-			return true
+			return s.fill()
 		case len(s.attached) == 0 || s.starving():
 			s.detach(slowest)
 			continue
@@ -319,20 +337,41 @@ func (s *Stream) waitRoom(ctx context.Context) bool {
 	}
 }
 
+// fill returns a chunk buffer for the producer to fill: a free one, or a
+// new one. Called with s.mu held.
+func (s *Stream) fill() *chunk {
+	s.filling = true
+	s.track()
+	var c *chunk
+	if n := len(s.free); n > 0 {
+		c = s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		c.recs = c.recs[:0]
+	} else {
+		c = &chunk{recs: make([]deliver.Record, 0, s.opts.ChunkRecords)}
+		s.allocated++
+	}
+	c.num = s.produced()
+	return c
+}
+
 // publish appends the chunk just filled, and ends the stream when err is
 // not nil. It returns false when the producer must stop.
-func (s *Stream) publish(recs []deliver.Record, stats deliver.DecodeStats, err error) bool {
+func (s *Stream) publish(c *chunk, err error) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.filling = false
 	if _, ok := s.slowest(); !ok {
 		return false // everybody left while the chunk was filled
 	}
-	if len(recs) > 0 {
-		s.chunks = append(s.chunks, &chunk{recs: recs, stats: stats})
+	if len(c.recs) > 0 {
+		s.chunks = append(s.chunks, c)
 		s.track()
+	} else {
+		s.recycle(c)
 	}
-	s.final = stats
+	s.final = c.stats
 	if err != nil {
 		s.end(err)
 		return false
@@ -353,6 +392,7 @@ func (s *Stream) end(err error) {
 		err = nil
 	}
 	s.done, s.err = true, err
+	s.free = nil
 	s.broadcast()
 }
 
@@ -418,18 +458,44 @@ func (s *Stream) trim() {
 	keep := s.produced()
 	if slowest, ok := s.slowest(); ok {
 		keep = max(slowest-1, 0)
-	} else if s.cancel != nil {
-		s.cancel()
+	} else {
+		s.free = nil
+		if s.cancel != nil {
+			s.cancel()
+		}
 	}
 	for s.base < keep {
+		c := s.chunks[0]
 		s.chunks[0] = nil
 		s.chunks = s.chunks[1:]
 		s.base++
+		if c.refs == 0 {
+			s.recycle(c)
+		}
 	}
 }
 
-// track records the number of chunks alive, for tests: those in the log
-// plus the one being filled. Called with s.mu held.
+// release ends a consumer's use of c (which may be nil). Called with s.mu
+// held.
+func (s *Stream) release(c *chunk) {
+	if c == nil {
+		return
+	}
+	if c.refs--; c.refs == 0 && c.num < s.base {
+		s.recycle(c)
+	}
+}
+
+// recycle keeps the buffer of c, which nobody uses any more, for a later
+// chunk, unless the producer will not need it. Called with s.mu held.
+func (s *Stream) recycle(c *chunk) {
+	if _, ok := s.slowest(); ok && !s.done && len(s.free) <= s.opts.Window {
+		s.free = append(s.free, c)
+	}
+}
+
+// track records the most chunks in the log and being filled at once, for
+// tests. Called with s.mu held.
 func (s *Stream) track() {
 	alive := len(s.chunks)
 	if s.filling {
@@ -468,8 +534,9 @@ type reader struct {
 	detached bool  // reads, or will read, a private stream
 	waiting  bool  // blocked in Next for a chunk not produced yet
 
-	// Owned by the consumer.
-	cur      []deliver.Record    // the rest of the chunk being iterated
+	// Owned by the consumer, but for held, which is guarded by s.mu.
+	held     *chunk              // the shared chunk being iterated
+	cur      []deliver.Record    // the rest of it
 	stats    deliver.DecodeStats // the shared stats as of the last chunk taken
 	private  deliver.RecordReader
 	rec      deliver.Record // the last record read from private
@@ -522,15 +589,18 @@ func (r *reader) take() error {
 	s := r.s
 	s.mu.Lock()
 	for {
+		s.release(r.held)
+		r.held = nil
 		if r.detached {
 			s.mu.Unlock()
 			return r.openPrivate()
 		}
 		if r.next < s.produced() {
 			c := s.chunks[r.next-s.base]
+			c.refs++
 			r.next++
 			r.pos += int64(len(c.recs))
-			r.cur, r.stats = c.recs, c.stats
+			r.held, r.cur, r.stats = c, c.recs, c.stats
 			s.trim()
 			s.mu.Unlock()
 			s.poke()
@@ -604,14 +674,24 @@ func (r *reader) ctxErr() error {
 // fail ends r's stream with err.
 func (r *reader) fail(err error) (deliver.Record, error) {
 	r.err = err
-	r.cur = nil
-	r.leave()
+	r.drop()
 	return deliver.Record{}, err
 }
 
+// drop releases the shared chunk r iterates and stops r from holding the
+// producer back.
+func (r *reader) drop() {
+	r.cur = nil
+	r.s.mu.Lock()
+	r.s.release(r.held)
+	r.held = nil
+	r.s.mu.Unlock()
+	r.leave()
+}
+
 // leave stops r from holding the producer back. It may run on any
-// goroutine (it is r's context.AfterFunc) and only touches fields guarded
-// by s.mu.
+// goroutine (it is r's context.AfterFunc), so it leaves the chunk r
+// iterates to r itself.
 func (r *reader) leave() {
 	s := r.s
 	s.mu.Lock()
@@ -657,8 +737,7 @@ func (r *reader) Close() error {
 	if r.err == nil {
 		r.err = errClosed
 	}
-	r.cur = nil
-	r.leave()
+	r.drop()
 	if r.private != nil {
 		return r.private.Close()
 	}

@@ -108,6 +108,9 @@ func TestOneOpenDefaults(t *testing.T) {
 	if got := s.alive(); got > DefaultWindow+1 {
 		t.Errorf("%d chunks alive at once, want at most %d", got, DefaultWindow+1)
 	}
+	if got := s.buffers(); got > DefaultWindow+1 {
+		t.Errorf("%d chunk buffers allocated, want at most %d", got, DefaultWindow+1)
+	}
 }
 
 func TestAccept(t *testing.T) {
@@ -560,7 +563,12 @@ func TestWindowBound(t *testing.T) {
 			if got, limit := s.alive(), s.opts.Window+1; got > limit {
 				t.Errorf("%d chunks alive at once, want at most Window+1 = %d", got, limit)
 			}
-			t.Logf("opens %d, most chunks alive %d", s.Opens(), s.alive())
+			// Each detached consumer may hold one chunk more, the one it
+			// was iterating when detached.
+			if got, limit := s.buffers(), s.opts.Window+1+len(rs); got > limit {
+				t.Errorf("%d chunk buffers allocated, want at most Window+1+consumers = %d", got, limit)
+			}
+			t.Logf("opens %d, most chunks alive %d, buffers %d", s.Opens(), s.alive(), s.buffers())
 		})
 	}
 }

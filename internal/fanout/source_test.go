@@ -269,11 +269,21 @@ func noLeak(t *testing.T) {
 	})
 }
 
-// alive returns the most chunks s ever held at once.
+// alive returns the most chunks s ever held at once in its log and being
+// filled.
 func (s *Stream) alive() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.maxAlive
+}
+
+// buffers returns the number of chunk buffers s allocated: the most chunks
+// alive at once, including those held by detached consumers and those
+// kept for reuse.
+func (s *Stream) buffers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allocated
 }
 
 // state describes s's consumers, for assertions: "a" attached, "d"
