@@ -216,8 +216,9 @@ func New(ctx context.Context, open OpenFunc, consumers int, optFns ...func(*Opti
 // shared read.
 //
 // accept, when not nil, filters records for this consumer only: it is
-// called with each record of the stream, which it must not modify, and
-// records it rejects are counted in the reader's DecodeStats.Filtered.
+// called with each record of the stream, which is shared with the other
+// consumers, so it must neither modify the record nor keep the pointer.
+// Records it rejects are counted in the reader's DecodeStats.Filtered.
 //
 // ctx is the consumer's own context: once it is done, the reader's Next
 // returns a retryable error wrapping ctx.Err(), and the consumer stops

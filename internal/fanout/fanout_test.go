@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -571,4 +574,131 @@ func TestWindowBound(t *testing.T) {
 			t.Logf("opens %d, most chunks alive %d, buffers %d", s.Opens(), s.alive(), s.buffers())
 		})
 	}
+}
+
+// The same as TestHungConsumer with every consumer on its own goroutine:
+// the hung one blocks until the others are done, which they must get to
+// without it.
+func TestHungConsumerConcurrent(t *testing.T) {
+	noLeak(t)
+	const n = 20_000
+	src := &source{n: n}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	s := newStream(t, context.Background(), src, 3, small(16, 3), func(o *Options) { o.Logger = logger })
+	rs := readers(t, s, 3)
+	othersDone := make(chan struct{})
+	var others sync.WaitGroup
+	others.Add(2)
+	go func() {
+		others.Wait()
+		close(othersDone)
+	}()
+	res := concurrently(rs, func(i int, r deliver.RecordReader) result {
+		if i > 0 {
+			defer others.Done()
+			return drain(r)
+		}
+		var first []int
+		for range 100 {
+			rec, err := r.Next()
+			if err != nil {
+				return result{got: first, err: err}
+			}
+			first = append(first, index(rec))
+		}
+		<-othersDone
+		res := drain(r)
+		res.got = append(first, res.got...)
+		return res
+	})
+	for i, res := range res {
+		if res.err != nil || !slices.Equal(res.got, seq(n, nil)) {
+			t.Errorf("consumer %d: %d records, err %v; want all %d exactly once in order", i, len(res.got), res.err, n)
+		}
+	}
+	// The hung consumer re-read the object; the others may have, if one
+	// fell a window behind the other while they competed for the CPUs.
+	if got := s.Opens(); got < 2 || got > 3 {
+		t.Errorf("Opens() = %d, want 2 or 3", got)
+	}
+	if !strings.Contains(logs.String(), "slow consumer detached") {
+		t.Errorf("no detach logged:\n%s", logs.String())
+	}
+}
+
+// A detached consumer's private stream fails only for it.
+func TestPrivateErrors(t *testing.T) {
+	const n = 1000
+	for _, tc := range []struct {
+		name          string
+		open          func(src *source) OpenFunc
+		wantPermanent bool
+	}{
+		{
+			name: "private open fails",
+			open: func(src *source) OpenFunc {
+				return func(ctx context.Context) (deliver.RecordReader, error) {
+					if src.opens.Load() > 0 {
+						src.opens.Add(1)
+						return nil, fault.Permanent(errBoom)
+					}
+					return src.open(ctx)
+				}
+			},
+			wantPermanent: true,
+		},
+		{
+			name: "object shorter on the re-read",
+			open: func(src *source) OpenFunc {
+				return func(ctx context.Context) (deliver.RecordReader, error) {
+					r, err := src.open(ctx)
+					if src.opens.Load() > 1 {
+						r.(*sourceReader).i = n - 10 // only 10 records left
+					}
+					return r, err
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			noLeak(t)
+			src := &source{n: n}
+			s, err := New(context.Background(), tc.open(src), 3, small(16, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs := readers(t, s, 3)
+			first := read(t, rs[0], 20)
+			for i, res := range lockstep(rs[1:]...) {
+				if res.err != nil || !slices.Equal(res.got, seq(n, nil)) {
+					t.Errorf("consumer %d: %d records, err %v; want all %d", i+1, len(res.got), res.err, n)
+				}
+			}
+			res := drain(rs[0])
+			// The rest of the chunk it held, then the failure.
+			if got := append(first, res.got...); !slices.Equal(got, seq(32, nil)) {
+				t.Errorf("detached consumer: %d records, want the 32 of the chunks it took", len(got))
+			}
+			if res.err == nil || fault.IsPermanent(res.err) != tc.wantPermanent || tc.wantPermanent && !errors.Is(res.err, errBoom) {
+				t.Errorf("detached consumer: error %v, want one (permanent %t)", res.err, tc.wantPermanent)
+			}
+			for _, r := range rs {
+				r.Close()
+			}
+			eventually(t, "every source reader closed", src.allClosed)
+		})
+	}
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
 }
