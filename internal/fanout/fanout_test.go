@@ -337,6 +337,9 @@ func TestAllClose(t *testing.T) {
 
 var errBoom = errors.New("boom")
 
+// An error of the shared stream reaches every consumer after the records
+// before it, with its class, including a consumer that comes after the
+// stream ended (through the log, or its own read when it was detached).
 func TestSharedError(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
@@ -365,7 +368,7 @@ func TestSharedError(t *testing.T) {
 				}
 			}
 			for i, res := range lockstep(rs...) {
-				check("consumer "+string(rune('0'+i)), res)
+				check(fmt.Sprintf("consumer %d", i), res)
 			}
 			check("late consumer", drain(readers(t, s, 1)[0]))
 		})
