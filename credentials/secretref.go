@@ -44,7 +44,7 @@ func (e *SecretRefError) Is(target error) bool {
 // Limits of the parts of a reference.
 const (
 	maxRefLen            = 2048
-	maxSecretNameLen     = 512  // Secrets Manager's limit, suffix included
+	maxSecretNameLen     = 519  // Secrets Manager's 512, and the ARN's suffix (-AbCdEf)
 	maxParameterNameLen  = 1011 // Parameter Store's limit for a name with its path
 	maxFileNameLen       = 1024
 	maxSecretKeyLen      = 256

@@ -76,7 +76,7 @@ func TestParseSecretRefErrors(t *testing.T) {
 		{sm + "x#", "key", "is empty"},
 		{sm + "x#a\nb", "key", "control character"},
 		{sm + "x#" + strings.Repeat("k", 257), "key", "longer than 256"},
-		{sm + strings.Repeat("n", 513), "secret name", "longer than 512"},
+		{sm + strings.Repeat("n", 520), "secret name", "longer than 519"},
 		{"arn:aws:ssm:us-east-1:123456789012:secret:x", "resource", `"parameter/NAME"`},
 		{ps, "parameter name", "is empty"},
 		{ps + "a//b", "parameter name", "empty path segment"},

@@ -26,6 +26,7 @@ import (
 // contain secret values. AWSSecrets, FileSecrets and SecretsBySource
 // implement it; tests can use a fake.
 type Secrets interface {
+	// Secret returns the value ref names, if tenantID may use it.
 	Secret(ctx context.Context, tenantID string, ref SecretRef) (Secret, error)
 }
 
@@ -38,7 +39,8 @@ const redacted = "[redacted]"
 // one place that sends it (an Authorization header, an HMAC key). The value
 // is held behind a pointer so that even reflection-based printing of a
 // struct with an unexported Secret field shows an address, not the value.
-// The zero Secret is empty. Secrets are safe to copy and to share.
+// The zero Secret is empty. Secrets are safe to copy and to share; compare
+// values with Reveal, as == compares the pointers.
 type Secret struct {
 	v *string
 }
@@ -93,7 +95,7 @@ type SecretError struct {
 }
 
 func (e *SecretError) Error() string {
-	return fmt.Sprintf("secret %s for tenant %s: %v", e.Ref, quoteShort(e.TenantID), e.Err)
+	return fmt.Sprintf("secret %s for tenant %s: %v", e.Ref, quoteTenant(e.TenantID), e.Err)
 }
 
 // Unwrap returns the cause.
@@ -155,7 +157,7 @@ func NamePrefixRule(prefix string) (AllowFunc, error) {
 			what = "file"
 		}
 		if !strings.HasPrefix(ref.Name(), p) || len(ref.Name()) == len(p) {
-			return fmt.Errorf("%s names of tenant %s must start with %q (and go on after it)", what, quoteShort(tenantID), p)
+			return fmt.Errorf("%s names of tenant %s must start with %q (and go on after it)", what, quoteTenant(tenantID), p)
 		}
 		return nil
 	}, nil
@@ -174,6 +176,15 @@ func ValidateSecretTenantID(id string) error {
 		return fault.Permanent(errors.New("invalid tenant id: it must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"))
 	}
 	return nil
+}
+
+// quoteTenant quotes a tenant id for a message, cut short unless it is
+// valid.
+func quoteTenant(id string) string {
+	if ValidateSecretTenantID(id) != nil {
+		return quoteShort(id)
+	}
+	return fmt.Sprintf("%q", id)
 }
 
 // checkAllowed runs the checks every request passes before any cache or

@@ -273,6 +273,9 @@ func (a *AWSSecrets) Secret(ctx context.Context, tenantID string, ref SecretRef)
 		a.log.Debug("credentials: secret reference refused", "tenant", tenantID, "ref", ref.String(), "error", err)
 		return Secret{}, &SecretError{TenantID: tenantID, Ref: ref, Err: err}
 	}
+	if err := ctx.Err(); err != nil {
+		return Secret{}, &SecretError{TenantID: tenantID, Ref: ref, Err: fault.Retryable(err)}
+	}
 	key := ref.String()
 	if e, ok := a.cached(key); ok {
 		if e.err != nil {
