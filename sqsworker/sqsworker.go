@@ -32,39 +32,115 @@ type API interface {
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
 
-// Options configures a Worker.
+// Options configures a Worker. A zero field means its default; a field
+// outside its accepted range makes New fail, naming the field and the range:
+// nothing is clamped or silently replaced. Durations that SQS takes in whole
+// seconds (VisibilityTimeout, WaitTime, RetryDelay) must be whole seconds.
 type Options struct {
-	// MaxInFlight bounds the messages being processed at once.
+	// MaxInFlight bounds the messages being processed at once. At least 1.
 	// Default: 20.
 	MaxInFlight int
-	// WaitTime is the long-polling wait of each receive (at most 20s).
-	// Default: 20s.
+	// WaitTime is the long-polling wait of each receive: whole seconds,
+	// 1s to 20s (SQS's maximum). Default: 20s. (Short polling is not
+	// offered: a worker polling an empty queue would spin.)
 	WaitTime time.Duration
 	// VisibilityTimeout is requested on receive and renewed by the
-	// heartbeat while a message is being processed. Default: 60s.
+	// heartbeat while a message is being processed: whole seconds, 1s to
+	// 12h (SQS's range). Default: 60s.
 	VisibilityTimeout time.Duration
 	// HeartbeatInterval is how often the visibility of messages in flight
-	// is renewed. Default: VisibilityTimeout/3.
+	// is renewed. It must be positive and at most VisibilityTimeout/2: a
+	// renewal starts up to one interval after the previous one and may take
+	// up to one interval itself (its timeout), so a longer interval lets a
+	// message become visible to another worker while it is still being
+	// processed, and be delivered twice. Default: VisibilityTimeout/3, which
+	// also survives one failed renewal.
 	HeartbeatInterval time.Duration
 	// RetryDelay is the visibility given to a message that needs a retry,
-	// so that a throttled destination is not hammered. Default: 30s.
+	// so that a throttled destination is not hammered: whole seconds, at
+	// most 12h (SQS's maximum visibility). Default: 30s.
 	RetryDelay time.Duration
 	// MaxProcessingTime bounds the processing of one message, so that a
 	// destination that hangs cannot hold a worker slot (and keep its message
 	// invisible through the heartbeat) forever; deliveries cut short are
-	// retryable. Default: 10 × VisibilityTimeout.
+	// retryable. Positive. Default: 10 × VisibilityTimeout.
 	MaxProcessingTime time.Duration
 	// ShutdownTimeout bounds how long messages in flight may keep running
 	// once Run's context is done; those not finished by then are released
-	// (visibility 0) for another worker. Default: 30s.
+	// (visibility 0) for another worker. Positive. Default: 30s.
 	ShutdownTimeout time.Duration
 	// MaxReceiveBackoff caps the jittered exponential backoff after failed
-	// receives. Default: 30s.
+	// receives. Positive. Default: 30s.
 	MaxReceiveBackoff time.Duration
 	// Flusher, when set, is flushed after every processed message.
 	Flusher interface{ Flush() error }
 	// Logger receives failures and lifecycle events. Default: discard.
 	Logger *slog.Logger
+}
+
+// SQS limits on the options.
+const (
+	maxVisibility = 12 * time.Hour
+	maxWaitTime   = 20 * time.Second
+)
+
+// validate fills in the defaults of zero fields and reports every field
+// out of its range.
+func (o *Options) validate() error {
+	var errs []error
+	bad := func(field string, v any, accepted string) {
+		errs = append(errs, fmt.Errorf("sqsworker: Options.%s is %v; accepted: %s", field, v, accepted))
+	}
+	wholeSeconds := func(d time.Duration) bool { return d%time.Second == 0 }
+	// duration applies a default to a zero field and checks it against
+	// [lo, hi] (hi 0: no upper bound); whole requires whole seconds.
+	duration := func(field string, d *time.Duration, def, lo, hi time.Duration, whole bool, accepted string) {
+		if *d == 0 {
+			*d = def
+		}
+		if *d < lo || hi > 0 && *d > hi || whole && !wholeSeconds(*d) {
+			bad(field, *d, accepted)
+		}
+	}
+
+	switch {
+	case o.MaxInFlight == 0:
+		o.MaxInFlight = 20
+	case o.MaxInFlight < 0:
+		bad("MaxInFlight", o.MaxInFlight, "at least 1 (0 for the default, 20)")
+	}
+	duration("WaitTime", &o.WaitTime, maxWaitTime, time.Second, maxWaitTime, true,
+		"whole seconds from 1s to 20s (0 for the default, 20s)")
+	n := len(errs)
+	duration("VisibilityTimeout", &o.VisibilityTimeout, 60*time.Second, time.Second, maxVisibility, true,
+		"whole seconds from 1s to 12h (0 for the default, 60s)")
+	visibilityOK := len(errs) == n
+	duration("RetryDelay", &o.RetryDelay, 30*time.Second, 0, maxVisibility, true,
+		"whole seconds from 1s to 12h (0 for the default, 30s)")
+	duration("ShutdownTimeout", &o.ShutdownTimeout, 30*time.Second, 1, 0, false,
+		"positive (0 for the default, 30s)")
+	duration("MaxReceiveBackoff", &o.MaxReceiveBackoff, 30*time.Second, 1, 0, false,
+		"positive (0 for the default, 30s)")
+	// The defaults and bounds of these derive from VisibilityTimeout: with
+	// it invalid, only their sign is checked, not to report its error twice.
+	if visibilityOK {
+		duration("MaxProcessingTime", &o.MaxProcessingTime, 10*o.VisibilityTimeout, 1, 0, false,
+			"positive (0 for the default, 10 × VisibilityTimeout)")
+		duration("HeartbeatInterval", &o.HeartbeatInterval, o.VisibilityTimeout/3, 1, o.VisibilityTimeout/2, false,
+			fmt.Sprintf("positive and at most VisibilityTimeout/2, here %s (0 for the default, VisibilityTimeout/3)", o.VisibilityTimeout/2))
+	} else {
+		if o.MaxProcessingTime < 0 {
+			bad("MaxProcessingTime", o.MaxProcessingTime, "positive (0 for the default, 10 × VisibilityTimeout)")
+		}
+		if o.HeartbeatInterval < 0 {
+			bad("HeartbeatInterval", o.HeartbeatInterval, "positive and at most VisibilityTimeout/2 (0 for the default, VisibilityTimeout/3)")
+		}
+	}
+
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return errors.Join(errs...)
 }
 
 // Worker consumes one queue.
@@ -82,7 +158,8 @@ type Worker struct {
 	beating sync.Mutex
 }
 
-// New returns a Worker for the queue at queueURL.
+// New returns a Worker for the queue at queueURL. It fails when a required
+// argument is missing or an option is out of its range (see Options).
 func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(*Options)) (*Worker, error) {
 	if client == nil || d == nil || queueURL == "" {
 		return nil, errors.New("sqsworker: client, queue URL and dispatcher are required")
@@ -91,33 +168,8 @@ func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(
 	for _, fn := range optFns {
 		fn(&w.opts)
 	}
-	o := &w.opts
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 20
-	}
-	if o.WaitTime <= 0 || o.WaitTime > 20*time.Second {
-		o.WaitTime = 20 * time.Second
-	}
-	if o.VisibilityTimeout <= 0 {
-		o.VisibilityTimeout = 60 * time.Second
-	}
-	if o.HeartbeatInterval <= 0 {
-		o.HeartbeatInterval = o.VisibilityTimeout / 3
-	}
-	if o.MaxProcessingTime <= 0 {
-		o.MaxProcessingTime = 10 * o.VisibilityTimeout
-	}
-	if o.RetryDelay <= 0 {
-		o.RetryDelay = 30 * time.Second
-	}
-	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = 30 * time.Second
-	}
-	if o.MaxReceiveBackoff <= 0 {
-		o.MaxReceiveBackoff = 30 * time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+	if err := w.opts.validate(); err != nil {
+		return nil, err
 	}
 	return w, nil
 }

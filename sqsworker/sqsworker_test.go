@@ -219,6 +219,7 @@ func TestShutdownReleasesUnfinishedMessages(t *testing.T) {
 	})
 	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
 		o.ShutdownTimeout = 50 * time.Millisecond
+		o.VisibilityTimeout = 2 * time.Hour // no heartbeat during the test
 		o.HeartbeatInterval = time.Hour
 	})
 	require.NoError(t, err)
@@ -271,4 +272,79 @@ func TestHungDeliveryIsBounded(t *testing.T) {
 	eventually(t, "the next message processed once the slot is free", func() bool { return fake.isDeleted("rh-m1") })
 	stop()
 	assert.False(t, fake.isDeleted("rh-m0"))
+}
+
+func TestNewRejectsInvalidOptions(t *testing.T) {
+	d := dispatcher(t, nil)
+	for _, tc := range []struct {
+		name string
+		opt  func(*sqsworker.Options)
+		want []string // in the error: the field and the accepted range
+	}{
+		{"visibility not whole seconds", func(o *sqsworker.Options) { o.VisibilityTimeout = 500 * time.Millisecond }, []string{"VisibilityTimeout", "whole seconds", "1s", "12h"}},
+		{"visibility above 12h", func(o *sqsworker.Options) { o.VisibilityTimeout = 12*time.Hour + time.Second }, []string{"VisibilityTimeout", "12h"}},
+		{"visibility negative", func(o *sqsworker.Options) { o.VisibilityTimeout = -time.Second }, []string{"VisibilityTimeout"}},
+		{"heartbeat not shorter than visibility", func(o *sqsworker.Options) {
+			o.VisibilityTimeout = 30 * time.Second
+			o.HeartbeatInterval = 30 * time.Second
+		}, []string{"HeartbeatInterval", "VisibilityTimeout/2", "15s"}},
+		{"heartbeat above half the default visibility", func(o *sqsworker.Options) { o.HeartbeatInterval = time.Hour }, []string{"HeartbeatInterval", "30s"}},
+		{"heartbeat negative", func(o *sqsworker.Options) { o.HeartbeatInterval = -time.Second }, []string{"HeartbeatInterval"}},
+		{"wait above 20s", func(o *sqsworker.Options) { o.WaitTime = 21 * time.Second }, []string{"WaitTime", "20s"}},
+		{"wait not whole seconds", func(o *sqsworker.Options) { o.WaitTime = 1500 * time.Millisecond }, []string{"WaitTime", "whole seconds"}},
+		{"wait negative", func(o *sqsworker.Options) { o.WaitTime = -time.Second }, []string{"WaitTime"}},
+		{"retry delay not whole seconds", func(o *sqsworker.Options) { o.RetryDelay = 100 * time.Millisecond }, []string{"RetryDelay", "whole seconds", "12h"}},
+		{"retry delay above 12h", func(o *sqsworker.Options) { o.RetryDelay = 13 * time.Hour }, []string{"RetryDelay", "12h"}},
+		{"retry delay negative", func(o *sqsworker.Options) { o.RetryDelay = -time.Second }, []string{"RetryDelay"}},
+		{"max in flight negative", func(o *sqsworker.Options) { o.MaxInFlight = -1 }, []string{"MaxInFlight", "at least 1"}},
+		{"max processing time negative", func(o *sqsworker.Options) { o.MaxProcessingTime = -time.Second }, []string{"MaxProcessingTime"}},
+		{"shutdown timeout negative", func(o *sqsworker.Options) { o.ShutdownTimeout = -time.Second }, []string{"ShutdownTimeout"}},
+		{"receive backoff negative", func(o *sqsworker.Options) { o.MaxReceiveBackoff = -time.Second }, []string{"MaxReceiveBackoff"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := sqsworker.New(newFake(), "q", d, tc.opt)
+			require.Error(t, err, "invalid options are an error, never clamped or replaced")
+			assert.Nil(t, w)
+			for _, s := range tc.want {
+				assert.Contains(t, err.Error(), s)
+			}
+		})
+	}
+
+	t.Run("every invalid field reported", func(t *testing.T) {
+		_, err := sqsworker.New(newFake(), "q", d, func(o *sqsworker.Options) {
+			o.WaitTime = time.Minute
+			o.MaxInFlight = -3
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "WaitTime")
+		assert.Contains(t, err.Error(), "MaxInFlight")
+	})
+}
+
+func TestNewAcceptsLimits(t *testing.T) {
+	d := dispatcher(t, nil)
+	for _, opt := range []func(*sqsworker.Options){
+		func(*sqsworker.Options) {}, // zero means default
+		func(o *sqsworker.Options) { o.VisibilityTimeout = time.Second },
+		func(o *sqsworker.Options) {
+			o.VisibilityTimeout = 12 * time.Hour
+			o.HeartbeatInterval = 6 * time.Hour
+			o.WaitTime = 20 * time.Second
+			o.RetryDelay = 12 * time.Hour
+			o.MaxInFlight = 1
+			o.MaxProcessingTime = time.Millisecond
+			o.ShutdownTimeout = time.Millisecond
+			o.MaxReceiveBackoff = time.Millisecond
+		},
+		func(o *sqsworker.Options) {
+			o.VisibilityTimeout = 30 * time.Second
+			o.HeartbeatInterval = 15 * time.Second
+			o.WaitTime = time.Second
+			o.RetryDelay = time.Second
+		},
+	} {
+		_, err := sqsworker.New(newFake(), "q", d, opt)
+		assert.NoError(t, err)
+	}
 }
