@@ -200,7 +200,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer close(beatsDone)
 		w.heartbeat(stopBeats, inflight)
 	}()
-	deletes := make(chan pendingDelete)
+	deletes := newDeleter()
 	deleterDone := make(chan struct{})
 	go func() {
 		defer close(deleterDone)
@@ -259,7 +259,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	close(stopBeats)
 	<-beatsDone
-	close(deletes)
+	deletes.close()
 	<-deleterDone
 	return nil
 }
@@ -279,7 +279,7 @@ func (w *Worker) receive(ctx context.Context, n int32) ([]types.Message, error) 
 }
 
 // process dispatches one message and settles it.
-func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflight *inflightSet, deletes chan<- pendingDelete) {
+func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflight *inflightSet, deletes *deleter) {
 	id, handle := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
 	ctx, cancel := context.WithTimeout(ctx, w.opts.MaxProcessingTime)
 	defer cancel()
@@ -292,7 +292,7 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 		}
 	}
 	if !res.Retry() {
-		deletes <- pendingDelete{id: id, handle: handle}
+		deletes.add(pendingDelete{id: id, handle: handle}) // never blocks
 		return
 	}
 	delay := w.opts.RetryDelay
@@ -362,39 +362,92 @@ func (w *Worker) heartbeat(stop <-chan struct{}, inflight *inflightSet) {
 
 type pendingDelete struct{ id, handle string }
 
-// deleteLoop deletes finished messages in batches of up to ten, flushing a
-// partial batch after a short pause, and everything left when in closes.
-func (w *Worker) deleteLoop(ctx context.Context, in <-chan pendingDelete) {
+// deleter collects finished messages for deleteLoop. Handing one over
+// never blocks, so a slow DeleteMessageBatch call (up to its 15s timeout)
+// never holds a worker and its MaxInFlight slot: messages finished
+// meanwhile wait in pending, and go in the next batches.
+type deleter struct {
+	mu      sync.Mutex
+	pending []pendingDelete
+	closed  bool
+	wake    chan struct{} // capacity 1: "pending changed, or closed"
+}
+
+func newDeleter() *deleter { return &deleter{wake: make(chan struct{}, 1)} }
+
+func (d *deleter) add(p pendingDelete) {
+	d.mu.Lock()
+	d.pending = append(d.pending, p)
+	d.mu.Unlock()
+	d.signal()
+}
+
+// close tells deleteLoop to delete what is pending and return.
+func (d *deleter) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.signal()
+}
+
+func (d *deleter) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+func (d *deleter) state() (n int, closed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.pending), d.closed
+}
+
+func (d *deleter) take() []pendingDelete {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.pending
+	d.pending = nil
+	return p
+}
+
+// deleteLoop deletes finished messages in batches of up to ten: a full
+// batch at once, a partial one after a short linger (to fill it), and
+// everything pending when the deleter is closed, then returns.
+func (w *Worker) deleteLoop(ctx context.Context, d *deleter) {
 	const linger = 20 * time.Millisecond
-	var batch []pendingDelete
 	flush := func() {
-		if len(batch) == 0 {
-			return
+		for batch := range slices.Chunk(d.take(), 10) {
+			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			w.delete(dctx, batch)
+			cancel()
 		}
-		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		w.delete(dctx, batch)
-		cancel()
-		batch = nil
 	}
 	timer := time.NewTimer(linger)
 	timer.Stop()
 	for {
-		select {
-		case p, ok := <-in:
-			if !ok {
-				flush()
-				return
+		<-d.wake
+		if n, closed := d.state(); n > 0 && n < 10 && !closed {
+			timer.Reset(linger)
+		lingering:
+			for {
+				select {
+				case <-timer.C:
+					break lingering
+				case <-d.wake:
+					if n, closed := d.state(); n >= 10 || closed {
+						timer.Stop()
+						break lingering
+					}
+				}
 			}
-			if len(batch) == 0 {
-				timer.Reset(linger)
-			}
-			batch = append(batch, p)
-			if len(batch) == 10 {
-				timer.Stop()
-				flush()
-			}
-		case <-timer.C:
+		}
+		flush()
+		if _, closed := d.state(); closed {
+			// Run closes the deleter once every worker has returned, so
+			// nothing comes after what this takes.
 			flush()
+			return
 		}
 	}
 }

@@ -42,6 +42,11 @@ type fakeSQS struct {
 	deleteFailsOn map[string]int // receipt handle → failures left (not sender's fault)
 	visibility    map[string][]int32
 	changed       chan string // receipt handle of each visibility change
+	// deleteGate, when set, holds every DeleteMessageBatch call until it
+	// is closed (or the call's context ends); deletesBlocked counts the
+	// calls waiting on it.
+	deleteGate     chan struct{}
+	deletesBlocked int
 }
 
 func newFake(bodies ...string) *fakeSQS {
@@ -75,8 +80,22 @@ func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInpu
 	return &sqs.ReceiveMessageOutput{Messages: out}, nil
 }
 
-func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+func (f *fakeSQS) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
 	f.mu.Lock()
+	if gate := f.deleteGate; gate != nil {
+		f.deletesBlocked++
+		f.mu.Unlock()
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+		f.mu.Lock()
+		f.deletesBlocked--
+		if err := ctx.Err(); err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+	}
 	defer f.mu.Unlock()
 	out := &sqs.DeleteMessageBatchOutput{}
 	for _, e := range in.Entries {
@@ -106,6 +125,24 @@ func (f *fakeSQS) isDeleted(rh string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.deleted[rh]
+}
+
+func (f *fakeSQS) countDeleted() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.deleted)
+}
+
+func (f *fakeSQS) blockedDeletes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deletesBlocked
+}
+
+func (f *fakeSQS) left() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.queue)
 }
 
 func (f *fakeSQS) visibilities(rh string) []int32 {
@@ -347,4 +384,52 @@ func TestNewAcceptsLimits(t *testing.T) {
 		_, err := sqsworker.New(newFake(), "q", d, opt)
 		assert.NoError(t, err)
 	}
+}
+
+// A delete call that hangs must not hold the workers: finished messages
+// are handed to the deleter without waiting, so their slots free up and
+// more messages are received and processed meanwhile. Everything handed
+// over is deleted once the call returns, at the latest on shutdown.
+func TestSlowDeletesDoNotHoldWorkerSlots(t *testing.T) {
+	const n = 25
+	var bodies []string
+	for i := range n {
+		bodies = append(bodies, body(fmt.Sprintf("c/ok/a/p/%d.gz", i)))
+	}
+	fake := newFake(bodies...)
+	gate := make(chan struct{})
+	fake.deleteGate = gate
+	var mu sync.Mutex
+	processed := 0
+	d := dispatcher(t, func(context.Context, *deliver.Delivery) (deliver.Receipt, error) {
+		mu.Lock()
+		processed++
+		mu.Unlock()
+		return deliver.Receipt{Objects: 1}, nil
+	})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return processed }
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
+		o.MaxInFlight = 2 // a blocked hand-off would hold every slot after two messages
+	})
+	require.NoError(t, err)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(gate)
+		}
+	}
+	stop := start(t, w)
+	t.Cleanup(func() { release() }) // lets a failed run shut down
+
+	eventually(t, "a delete call in progress", func() bool { return fake.blockedDeletes() > 0 })
+	eventually(t, "every message processed while the delete call hangs", func() bool { return count() == n && fake.left() == 0 })
+	assert.Positive(t, fake.blockedDeletes(), "the delete call is still in progress")
+	assert.Zero(t, fake.countDeleted(), "nothing deleted yet")
+
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); stop() }()
+	release()
+	<-stopped // stop fails the test if Run does not return
+	assert.Equal(t, n, fake.countDeleted(), "everything handed to the deleter is deleted by the time Run returns")
 }
