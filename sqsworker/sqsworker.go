@@ -74,7 +74,10 @@ type Options struct {
 	MaxReceiveBackoff time.Duration
 	// Flusher, when set, is flushed after every processed message.
 	Flusher interface{ Flush() error }
-	// Logger receives failures and lifecycle events. Default: discard.
+	// Logger receives failures and lifecycle events. The failure lines of
+	// a message carry its receive_count (SQS's ApproximateReceiveCount, 1
+	// on the first delivery), to tell a first failure from one nearing the
+	// dead-letter queue's maxReceiveCount. Default: discard.
 	Logger *slog.Logger
 }
 
@@ -285,7 +288,9 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	defer cancel()
 	res := w.d.DispatchMessages(ctx, logdelivery.Message{ID: id, Body: []byte(aws.ToString(m.Body))})[0]
 	inflight.remove(handle)
-	res.LogFailures(ctx, w.opts.Logger)
+	if res.Err != nil || res.Results.Count(logdelivery.Failed) > 0 {
+		res.LogFailures(ctx, w.opts.Logger.With(receiveCount(m)...))
+	}
 	if w.opts.Flusher != nil {
 		if err := w.opts.Flusher.Flush(); err != nil {
 			w.opts.Logger.Error("flushing metrics", "error", err)
@@ -305,6 +310,18 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	w.beating.Lock()
 	w.beating.Unlock()
 	w.changeVisibility(sctx, []string{id}, map[string]string{id: handle}, delay)
+}
+
+// receiveCount returns the log attribute receive_count: how many times SQS
+// has handed out the message (1 on its first delivery), from the
+// ApproximateReceiveCount attribute requested on receive. None when SQS did
+// not return it.
+func receiveCount(m types.Message) []any {
+	n, err := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	if err != nil {
+		return nil
+	}
+	return []any{"receive_count", n}
 }
 
 // inflightSet holds the messages being processed, by receipt handle (the

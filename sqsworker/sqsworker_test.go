@@ -1,11 +1,15 @@
 package sqsworker_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +51,9 @@ type fakeSQS struct {
 	// calls waiting on it.
 	deleteGate     chan struct{}
 	deletesBlocked int
+	// receiveCount, when set, is each message's ApproximateReceiveCount,
+	// returned when the receive asks for it (as SQS does).
+	receiveCount string
 }
 
 func newFake(bodies ...string) *fakeSQS {
@@ -67,8 +74,13 @@ func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInpu
 		return nil, errors.New("connection refused")
 	}
 	n := min(int(in.MaxNumberOfMessages), len(f.queue))
-	out := f.queue[:n]
+	out := slices.Clone(f.queue[:n])
 	f.queue = f.queue[n:]
+	if f.receiveCount != "" && slices.Contains(in.MessageSystemAttributeNames, types.MessageSystemAttributeNameApproximateReceiveCount) {
+		for i := range out {
+			out[i].Attributes = map[string]string{string(types.MessageSystemAttributeNameApproximateReceiveCount): f.receiveCount}
+		}
+	}
 	f.mu.Unlock()
 	if n == 0 {
 		select { // long polling on an empty queue
@@ -432,4 +444,64 @@ func TestSlowDeletesDoNotHoldWorkerSlots(t *testing.T) {
 	release()
 	<-stopped // stop fails the test if Run does not return
 	assert.Equal(t, n, fake.countDeleted(), "everything handed to the deleter is deleted by the time Run returns")
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (log handlers).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the JSON log lines written so far.
+func (b *syncBuffer) lines(t *testing.T) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for l := range strings.Lines(b.buf.String()) {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		out = append(out, m)
+	}
+	return out
+}
+
+// The failure lines of a message say which delivery attempt it was (SQS's
+// ApproximateReceiveCount), so that operators can tell a first failure from
+// one about to reach the dead-letter queue.
+func TestFailuresLogTheReceiveCount(t *testing.T) {
+	fake := newFake(body("c/flaky/a/p/1.gz"), body("c/denied/a/p/1.gz"), "{malformed")
+	fake.receiveCount = "3"
+	d := dispatcher(t, func(_ context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
+		if dl.Key.Tenant == "denied" {
+			return deliver.Receipt{}, fault.Permanent(errors.New("AccessDenied"))
+		}
+		return deliver.Receipt{}, errors.New("throttled")
+	})
+	var logs syncBuffer
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "every message settled", func() bool {
+		return len(fake.visibilities("rh-m0")) > 0 && fake.isDeleted("rh-m1") && fake.isDeleted("rh-m2")
+	})
+	stop()
+
+	failures := map[string]map[string]any{} // message id → its failure line
+	for _, l := range logs.lines(t) {
+		if id, ok := l["message_id"].(string); ok && (l["level"] == "WARN" || l["level"] == "ERROR") {
+			failures[id] = l
+		}
+	}
+	for _, id := range []string{"m0", "m1", "m2"} {
+		require.Contains(t, failures, id, "the failure of %s is logged", id)
+		assert.EqualValues(t, 3, failures[id]["receive_count"], "the failure line of %s carries its receive count", id)
+	}
 }
