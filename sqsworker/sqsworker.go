@@ -241,12 +241,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.lastReceive.Store(time.Now().UnixNano())
 		for _, m := range msgs {
 			inflight.add(m)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				defer slots.Release(1)
 				w.process(workCtx, settleCtx, m, inflight, deletes)
-			}()
+			})
 		}
 	}
 
@@ -297,7 +295,7 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 		}
 	}
 	if !res.Retry() {
-		deletes.add(pendingDelete{id: id, handle: handle}) // never blocks
+		deletes.add(msgRef{id: id, handle: handle}) // never blocks
 		return
 	}
 	delay := w.opts.RetryDelay
@@ -309,7 +307,7 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	// Wait out a renewal in progress: it may still include this message.
 	w.beating.Lock()
 	w.beating.Unlock()
-	w.changeVisibility(sctx, []string{id}, map[string]string{id: handle}, delay)
+	w.changeVisibility(sctx, []msgRef{{id: id, handle: handle}}, delay)
 }
 
 // receiveCount returns the log attribute receive_count: how many times SQS
@@ -323,6 +321,10 @@ func receiveCount(m types.Message) []any {
 	}
 	return []any{"receive_count", n}
 }
+
+// msgRef is a received message: its id, for logs, and the receipt handle
+// of that receipt (the same message received twice has two handles).
+type msgRef struct{ id, handle string }
 
 // inflightSet holds the messages being processed, by receipt handle (the
 // same message received twice has two handles, both to keep invisible).
@@ -343,16 +345,15 @@ func (s *inflightSet) remove(handle string) {
 	s.mu.Unlock()
 }
 
-// snapshot returns entry ids (the receipt handles) and the handle of each.
-func (s *inflightSet) snapshot() ([]string, map[string]string) {
+// snapshot returns the messages in flight, by receipt handle.
+func (s *inflightSet) snapshot() []msgRef {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := slices.Sorted(maps.Keys(s.handles))
-	handles := make(map[string]string, len(ids))
-	for _, h := range ids {
-		handles[h] = h
+	refs := make([]msgRef, 0, len(s.handles))
+	for _, h := range slices.Sorted(maps.Keys(s.handles)) {
+		refs = append(refs, msgRef{id: s.handles[h], handle: h})
 	}
-	return ids, handles
+	return refs
 }
 
 // heartbeat renews the visibility of every message in flight each
@@ -366,10 +367,9 @@ func (w *Worker) heartbeat(stop <-chan struct{}, inflight *inflightSet) {
 			return
 		case <-t.C:
 			w.beating.Lock()
-			ids, handles := inflight.snapshot()
-			if len(ids) > 0 {
+			if refs := inflight.snapshot(); len(refs) > 0 {
 				ctx, cancel := context.WithTimeout(context.Background(), w.opts.HeartbeatInterval)
-				w.changeVisibility(ctx, ids, handles, w.opts.VisibilityTimeout)
+				w.changeVisibility(ctx, refs, w.opts.VisibilityTimeout)
 				cancel()
 			}
 			w.beating.Unlock()
@@ -377,22 +377,20 @@ func (w *Worker) heartbeat(stop <-chan struct{}, inflight *inflightSet) {
 	}
 }
 
-type pendingDelete struct{ id, handle string }
-
 // deleter collects finished messages for deleteLoop. Handing one over
 // never blocks, so a slow DeleteMessageBatch call (up to its 15s timeout)
 // never holds a worker and its MaxInFlight slot: messages finished
 // meanwhile wait in pending, and go in the next batches.
 type deleter struct {
 	mu      sync.Mutex
-	pending []pendingDelete
+	pending []msgRef
 	closed  bool
 	wake    chan struct{} // capacity 1: "pending changed, or closed"
 }
 
 func newDeleter() *deleter { return &deleter{wake: make(chan struct{}, 1)} }
 
-func (d *deleter) add(p pendingDelete) {
+func (d *deleter) add(p msgRef) {
 	d.mu.Lock()
 	d.pending = append(d.pending, p)
 	d.mu.Unlock()
@@ -420,7 +418,7 @@ func (d *deleter) state() (n int, closed bool) {
 	return len(d.pending), d.closed
 }
 
-func (d *deleter) take() []pendingDelete {
+func (d *deleter) take() []msgRef {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := d.pending
@@ -472,7 +470,7 @@ func (w *Worker) deleteLoop(ctx context.Context, d *deleter) {
 // delete deletes messages (by receipt handle: a message received twice has
 // two) in batches of ten, retrying entries that failed for a reason other
 // than the sender's fault once.
-func (w *Worker) delete(ctx context.Context, msgs []pendingDelete) {
+func (w *Worker) delete(ctx context.Context, msgs []msgRef) {
 	for chunk := range slices.Chunk(msgs, 10) {
 		pending := chunk
 		for attempt := 0; attempt < 2 && len(pending) > 0; attempt++ {
@@ -485,7 +483,7 @@ func (w *Worker) delete(ctx context.Context, msgs []pendingDelete) {
 				w.opts.Logger.Error("deleting messages failed; they will be redelivered", "messages", len(pending), "error", err)
 				break
 			}
-			var again []pendingDelete
+			var again []msgRef
 			for _, f := range out.Failed {
 				i, _ := strconv.Atoi(aws.ToString(f.Id))
 				if i < 0 || i >= len(pending) {
@@ -504,21 +502,29 @@ func (w *Worker) delete(ctx context.Context, msgs []pendingDelete) {
 // changeVisibility sets the visibility timeout of messages, in batches of
 // ten. Failures are logged: at worst a message becomes visible earlier or
 // later than intended.
-func (w *Worker) changeVisibility(ctx context.Context, ids []string, handles map[string]string, d time.Duration) {
-	for chunk := range slices.Chunk(ids, 10) {
+func (w *Worker) changeVisibility(ctx context.Context, msgs []msgRef, d time.Duration) {
+	for chunk := range slices.Chunk(msgs, 10) {
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
-		for i, id := range chunk {
+		for i, m := range chunk {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
-				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(handles[id]), VisibilityTimeout: int32(d / time.Second),
+				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.handle), VisibilityTimeout: int32(d / time.Second),
 			}
 		}
 		out, err := w.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(w.queueURL), Entries: entries})
 		if err != nil {
-			w.opts.Logger.Warn("changing message visibility failed", "messages", chunk, "error", err)
+			ids := make([]string, len(chunk))
+			for i, m := range chunk {
+				ids[i] = m.id
+			}
+			w.opts.Logger.Warn("changing message visibility failed", "message_ids", ids, "error", err)
 			continue
 		}
 		for _, f := range out.Failed {
-			w.opts.Logger.Warn("changing a message's visibility failed", "entry", aws.ToString(f.Id), "code", aws.ToString(f.Code))
+			var id string
+			if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i >= 0 && i < len(chunk) {
+				id = chunk[i].id
+			}
+			w.opts.Logger.Warn("changing a message's visibility failed", "message_id", id, "code", aws.ToString(f.Code))
 		}
 	}
 }
