@@ -20,23 +20,30 @@ type EMFOptions struct {
 	// Now returns the current time, the documents' timestamp.
 	// Default: time.Now.
 	Now func() time.Time
+	// Kinds are the destination kinds counted under their own name: those
+	// the Dispatcher has deliverers for. Results of any other kind count
+	// under "other". Default (nil): "cloudwatch" and "s3".
+	Kinds []string
 }
 
-// EMF aggregates results per tenant and delivery type and writes them as
+// EMF aggregates results per tenant and destination kind and writes them as
 // CloudWatch Embedded Metric Format documents, one JSON line per tenant and
-// type, on Flush. In Lambda, write to stdout and Flush at the end of every
+// kind, on Flush. In Lambda, write to stdout and Flush at the end of every
 // invocation. It is safe for concurrent use.
 //
+// The DeliveryType dimension holds the destination kind ("s3" for a config
+// of type "s3:archive"; see the package documentation on cardinality).
 // Metrics (dimensions {Tenant, DeliveryType} and {DeliveryType}):
 // Delivered, Skipped, Failed, FailedRetryable (Count); EventsDelivered,
 // EventsRejected, EventsDropped, EventsTruncated (Count); Bytes (Bytes);
 // Latency (Milliseconds, object time to delivery, one value per delivery).
 type EMF struct {
-	w    io.Writer
-	opts EMFOptions
+	w     io.Writer
+	opts  EMFOptions
+	kinds kindSet
 
 	mu  sync.Mutex
-	agg map[[2]string]*emfAggregate
+	agg map[[2]string]*emfAggregate // by tenant and kind
 }
 
 type emfAggregate struct {
@@ -57,18 +64,20 @@ func NewEMF(w io.Writer, optFns ...func(*EMFOptions)) *EMF {
 	if e.opts.Now == nil {
 		e.opts.Now = time.Now
 	}
+	e.kinds = newKindSet(e.opts.Kinds)
 	return e
 }
 
 // ObserveResult adds r to the aggregates.
 func (e *EMF) ObserveResult(_ context.Context, r logdelivery.Result) {
-	tenantID, typ := labels(r)
+	tenantID, kind := e.kinds.labels(r)
+	key := [2]string{tenantID, kind}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	a := e.agg[[2]string{tenantID, typ}]
+	a := e.agg[key]
 	if a == nil {
 		a = &emfAggregate{}
-		e.agg[[2]string{tenantID, typ}] = a
+		e.agg[key] = a
 	}
 	switch r.Outcome {
 	case logdelivery.Delivered:
@@ -133,8 +142,8 @@ type emfMetric struct {
 	Unit string `json:"Unit"`
 }
 
-func (e *EMF) document(ts int64, tenantID, typ string, a *emfAggregate, latencies []float64, withCounts bool) map[string]any {
-	doc := map[string]any{"Tenant": tenantID, "DeliveryType": typ}
+func (e *EMF) document(ts int64, tenantID, kind string, a *emfAggregate, latencies []float64, withCounts bool) map[string]any {
+	doc := map[string]any{"Tenant": tenantID, "DeliveryType": kind}
 	var defs []emfMetric
 	if withCounts {
 		for _, m := range []struct {

@@ -5,6 +5,17 @@
 //
 // Both implement logdelivery.Observer; install one with
 // logdelivery.Options.Observer, or several with Multi.
+//
+// # Cardinality
+//
+// Results are counted per tenant and destination kind: the kind of a
+// config ("s3" for "s3:archive", see tenant.DeliveryConfig.Kind), never the
+// name a tenant gave its config, which any caller of the config API
+// chooses. The tenant label is bounded by the tenants; the kind label by
+// the kinds metrics is told about (the Kinds options, by default the
+// built-in "cloudwatch" and "s3"), plus "other" for every other kind (the
+// config API accepts kinds no deliverer is registered for) and "none" for
+// results about an object as a whole.
 package metrics
 
 import (
@@ -12,6 +23,7 @@ import (
 	"time"
 
 	"github.com/logdelivery/logdelivery"
+	"github.com/logdelivery/logdelivery/tenant"
 )
 
 // Multi returns an Observer that passes every result to each of observers.
@@ -27,19 +39,44 @@ func (m multi) ObserveResult(ctx context.Context, r logdelivery.Result) {
 	}
 }
 
-// labels returns the tenant and delivery type a result is counted under.
-// Results about an object as a whole (bad key, no config, store failure)
-// count under type "none"; an unparsable key under tenant "unknown".
-func labels(r logdelivery.Result) (tenantID, deliveryType string) {
+// Kind label values besides the known kinds.
+const (
+	kindNone  = "none"  // results about an object as a whole
+	kindOther = "other" // a kind metrics was not told about
+)
+
+// kindSet is the destination kinds counted under their own name.
+type kindSet map[string]bool
+
+// newKindSet returns the set of kinds, by default the built-in ones.
+func newKindSet(kinds []string) kindSet {
+	if kinds == nil {
+		kinds = []string{tenant.KindCloudWatch, tenant.KindS3}
+	}
+	set := kindSet{}
+	for _, k := range kinds {
+		set[k] = true
+	}
+	return set
+}
+
+// labels returns the tenant and destination kind a result is counted
+// under. Results about an object as a whole (bad key, no config, store
+// failure) count under kind "none", results of a kind not in the set under
+// "other"; an unparsable key under tenant "unknown".
+func (ks kindSet) labels(r logdelivery.Result) (tenantID, kind string) {
 	tenantID = r.Key.Tenant
 	if tenantID == "" {
 		tenantID = "unknown"
 	}
-	deliveryType = r.Destination
-	if deliveryType == "" {
-		deliveryType = "none"
+	kind = tenant.DeliveryConfig{Type: r.Destination}.Kind()
+	switch {
+	case r.Destination == "":
+		kind = kindNone
+	case !ks[kind]:
+		kind = kindOther
 	}
-	return tenantID, deliveryType
+	return tenantID, kind
 }
 
 // latency returns the end-to-end latency of a delivered result: from the

@@ -16,6 +16,10 @@ type PrometheusOptions struct {
 	// LatencyBuckets are the end-to-end latency histogram buckets, in
 	// seconds. Default: 0.1s to ~7min, exponential.
 	LatencyBuckets []float64
+	// Kinds are the destination kinds counted under their own name: those
+	// the Dispatcher has deliverers for. Results of any other kind count
+	// under "other". Default (nil): "cloudwatch" and "s3".
+	Kinds []string
 }
 
 // Prometheus counts results as Prometheus metrics:
@@ -26,9 +30,12 @@ type PrometheusOptions struct {
 //	logdelivery_latency_seconds{type}            (object time → delivered)
 //	logdelivery_delivery_duration_seconds{type}  (time spent delivering)
 //
-// Series per tenant grow with the number of tenants; histograms are per
-// delivery type only.
+// The type label holds the destination kind ("s3" for a config of type
+// "s3:archive"), never the config's name: series per tenant grow with the
+// number of tenants times the kinds, and histograms are per kind only (see
+// the package documentation on cardinality).
 type Prometheus struct {
+	kinds      kindSet
 	deliveries *prometheus.CounterVec
 	events     *prometheus.CounterVec
 	bytes      *prometheus.CounterVec
@@ -49,6 +56,7 @@ func NewPrometheus(reg prometheus.Registerer, optFns ...func(*PrometheusOptions)
 		o.LatencyBuckets = prometheus.ExponentialBuckets(0.1, 2, 13)
 	}
 	p := &Prometheus{
+		kinds: newKindSet(o.Kinds),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: o.Namespace, Name: "deliveries_total",
 			Help: "Results of (object, destination) pairs by outcome."}, []string{"tenant", "type", "outcome"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: o.Namespace, Name: "events_total",
@@ -74,27 +82,27 @@ func (p *Prometheus) Latency() prometheus.Collector { return p.latency }
 
 // ObserveResult counts r.
 func (p *Prometheus) ObserveResult(_ context.Context, r logdelivery.Result) {
-	tenantID, typ := labels(r)
-	p.deliveries.WithLabelValues(tenantID, typ, r.Outcome.String()).Inc()
+	tenantID, kind := p.kinds.labels(r)
+	p.deliveries.WithLabelValues(tenantID, kind, r.Outcome.String()).Inc()
 	if r.Receipt.Events > 0 {
-		p.events.WithLabelValues(tenantID, typ, "delivered").Add(float64(r.Receipt.Events))
+		p.events.WithLabelValues(tenantID, kind, "delivered").Add(float64(r.Receipt.Events))
 	}
 	if r.Receipt.Rejected > 0 {
-		p.events.WithLabelValues(tenantID, typ, "rejected").Add(float64(r.Receipt.Rejected))
+		p.events.WithLabelValues(tenantID, kind, "rejected").Add(float64(r.Receipt.Rejected))
 	}
 	if r.Receipt.Dropped > 0 {
-		p.events.WithLabelValues(tenantID, typ, "dropped").Add(float64(r.Receipt.Dropped))
+		p.events.WithLabelValues(tenantID, kind, "dropped").Add(float64(r.Receipt.Dropped))
 	}
 	if r.Receipt.Truncated > 0 {
-		p.events.WithLabelValues(tenantID, typ, "truncated").Add(float64(r.Receipt.Truncated))
+		p.events.WithLabelValues(tenantID, kind, "truncated").Add(float64(r.Receipt.Truncated))
 	}
 	if r.Receipt.Bytes > 0 {
-		p.bytes.WithLabelValues(tenantID, typ).Add(float64(r.Receipt.Bytes))
+		p.bytes.WithLabelValues(tenantID, kind).Add(float64(r.Receipt.Bytes))
 	}
 	if l, ok := latency(r); ok {
-		p.latency.WithLabelValues(typ).Observe(l.Seconds())
+		p.latency.WithLabelValues(kind).Observe(l.Seconds())
 	}
 	if !r.Started.IsZero() {
-		p.duration.WithLabelValues(typ).Observe(r.Duration.Seconds())
+		p.duration.WithLabelValues(kind).Observe(r.Duration.Seconds())
 	}
 }

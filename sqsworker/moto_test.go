@@ -3,6 +3,7 @@ package sqsworker_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"testing"
 	"time"
@@ -47,7 +48,11 @@ func TestDrainsMotoQueue(t *testing.T) {
 	rec := &delivertest.Recorder{}
 	d, err := logdelivery.NewDispatcher(store, kindsOf(t, s3.Kind().With(rec)))
 	require.NoError(t, err)
-	w, err := sqsworker.New(client, aws.ToString(q.QueueUrl), d, func(o *sqsworker.Options) { o.WaitTime = time.Second })
+	var logs syncBuffer
+	w, err := sqsworker.New(client, aws.ToString(q.QueueUrl), d, func(o *sqsworker.Options) {
+		o.WaitTime = time.Second
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
 	require.NoError(t, err)
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -64,6 +69,15 @@ func TestDrainsMotoQueue(t *testing.T) {
 	got := rec.Keys()
 	sort.Strings(got)
 	assert.Equal(t, want, got, "every object delivered exactly once, the malformed message deleted")
+
+	var failures []map[string]any
+	for _, l := range logs.lines(t) {
+		if l["level"] == "ERROR" {
+			failures = append(failures, l)
+		}
+	}
+	require.Len(t, failures, 1, "the malformed message's failure is logged")
+	assert.EqualValues(t, 1, failures[0]["receive_count"], "with SQS's receive count: its first delivery")
 }
 
 func kindsOf(t *testing.T, kinds ...deliver.Kind) *deliver.Registry {

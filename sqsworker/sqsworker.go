@@ -32,39 +32,118 @@ type API interface {
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 }
 
-// Options configures a Worker.
+// Options configures a Worker. A zero field means its default; a field
+// outside its accepted range makes New fail, naming the field and the range:
+// nothing is clamped or silently replaced. Durations that SQS takes in whole
+// seconds (VisibilityTimeout, WaitTime, RetryDelay) must be whole seconds.
 type Options struct {
-	// MaxInFlight bounds the messages being processed at once.
+	// MaxInFlight bounds the messages being processed at once. At least 1.
 	// Default: 20.
 	MaxInFlight int
-	// WaitTime is the long-polling wait of each receive (at most 20s).
-	// Default: 20s.
+	// WaitTime is the long-polling wait of each receive: whole seconds,
+	// 1s to 20s (SQS's maximum). Default: 20s. (Short polling is not
+	// offered: a worker polling an empty queue would spin.)
 	WaitTime time.Duration
 	// VisibilityTimeout is requested on receive and renewed by the
-	// heartbeat while a message is being processed. Default: 60s.
+	// heartbeat while a message is being processed: whole seconds, 1s to
+	// 12h (SQS's range). Default: 60s.
 	VisibilityTimeout time.Duration
 	// HeartbeatInterval is how often the visibility of messages in flight
-	// is renewed. Default: VisibilityTimeout/3.
+	// is renewed. It must be positive and at most VisibilityTimeout/2: a
+	// renewal starts up to one interval after the previous one and may take
+	// up to one interval itself (its timeout), so a longer interval lets a
+	// message become visible to another worker while it is still being
+	// processed, and be delivered twice. Default: VisibilityTimeout/3, which
+	// also survives one failed renewal.
 	HeartbeatInterval time.Duration
 	// RetryDelay is the visibility given to a message that needs a retry,
-	// so that a throttled destination is not hammered. Default: 30s.
+	// so that a throttled destination is not hammered: whole seconds, at
+	// most 12h (SQS's maximum visibility). Default: 30s.
 	RetryDelay time.Duration
 	// MaxProcessingTime bounds the processing of one message, so that a
 	// destination that hangs cannot hold a worker slot (and keep its message
 	// invisible through the heartbeat) forever; deliveries cut short are
-	// retryable. Default: 10 × VisibilityTimeout.
+	// retryable. Positive. Default: 10 × VisibilityTimeout.
 	MaxProcessingTime time.Duration
 	// ShutdownTimeout bounds how long messages in flight may keep running
 	// once Run's context is done; those not finished by then are released
-	// (visibility 0) for another worker. Default: 30s.
+	// (visibility 0) for another worker. Positive. Default: 30s.
 	ShutdownTimeout time.Duration
 	// MaxReceiveBackoff caps the jittered exponential backoff after failed
-	// receives. Default: 30s.
+	// receives. Positive. Default: 30s.
 	MaxReceiveBackoff time.Duration
 	// Flusher, when set, is flushed after every processed message.
 	Flusher interface{ Flush() error }
-	// Logger receives failures and lifecycle events. Default: discard.
+	// Logger receives failures and lifecycle events. The failure lines of
+	// a message carry its receive_count (SQS's ApproximateReceiveCount, 1
+	// on the first delivery), to tell a first failure from one nearing the
+	// dead-letter queue's maxReceiveCount. Default: discard.
 	Logger *slog.Logger
+}
+
+// SQS limits on the options.
+const (
+	maxVisibility = 12 * time.Hour
+	maxWaitTime   = 20 * time.Second
+)
+
+// validate fills in the defaults of zero fields and reports every field
+// out of its range.
+func (o *Options) validate() error {
+	var errs []error
+	bad := func(field string, v any, accepted string) {
+		errs = append(errs, fmt.Errorf("sqsworker: Options.%s is %v; accepted: %s", field, v, accepted))
+	}
+	wholeSeconds := func(d time.Duration) bool { return d%time.Second == 0 }
+	// duration applies a default to a zero field and checks it against
+	// [lo, hi] (hi 0: no upper bound); whole requires whole seconds.
+	duration := func(field string, d *time.Duration, def, lo, hi time.Duration, whole bool, accepted string) {
+		if *d == 0 {
+			*d = def
+		}
+		if *d < lo || hi > 0 && *d > hi || whole && !wholeSeconds(*d) {
+			bad(field, *d, accepted)
+		}
+	}
+
+	switch {
+	case o.MaxInFlight == 0:
+		o.MaxInFlight = 20
+	case o.MaxInFlight < 0:
+		bad("MaxInFlight", o.MaxInFlight, "at least 1 (0 for the default, 20)")
+	}
+	duration("WaitTime", &o.WaitTime, maxWaitTime, time.Second, maxWaitTime, true,
+		"whole seconds from 1s to 20s (0 for the default, 20s)")
+	n := len(errs)
+	duration("VisibilityTimeout", &o.VisibilityTimeout, 60*time.Second, time.Second, maxVisibility, true,
+		"whole seconds from 1s to 12h (0 for the default, 60s)")
+	visibilityOK := len(errs) == n
+	duration("RetryDelay", &o.RetryDelay, 30*time.Second, 0, maxVisibility, true,
+		"whole seconds from 1s to 12h (0 for the default, 30s)")
+	duration("ShutdownTimeout", &o.ShutdownTimeout, 30*time.Second, 1, 0, false,
+		"positive (0 for the default, 30s)")
+	duration("MaxReceiveBackoff", &o.MaxReceiveBackoff, 30*time.Second, 1, 0, false,
+		"positive (0 for the default, 30s)")
+	// The defaults and bounds of these derive from VisibilityTimeout: with
+	// it invalid, only their sign is checked, not to report its error twice.
+	if visibilityOK {
+		duration("MaxProcessingTime", &o.MaxProcessingTime, 10*o.VisibilityTimeout, 1, 0, false,
+			"positive (0 for the default, 10 × VisibilityTimeout)")
+		duration("HeartbeatInterval", &o.HeartbeatInterval, o.VisibilityTimeout/3, 1, o.VisibilityTimeout/2, false,
+			fmt.Sprintf("positive and at most VisibilityTimeout/2, here %s (0 for the default, VisibilityTimeout/3)", o.VisibilityTimeout/2))
+	} else {
+		if o.MaxProcessingTime < 0 {
+			bad("MaxProcessingTime", o.MaxProcessingTime, "positive (0 for the default, 10 × VisibilityTimeout)")
+		}
+		if o.HeartbeatInterval < 0 {
+			bad("HeartbeatInterval", o.HeartbeatInterval, "positive and at most VisibilityTimeout/2 (0 for the default, VisibilityTimeout/3)")
+		}
+	}
+
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return errors.Join(errs...)
 }
 
 // Worker consumes one queue.
@@ -82,7 +161,8 @@ type Worker struct {
 	beating sync.Mutex
 }
 
-// New returns a Worker for the queue at queueURL.
+// New returns a Worker for the queue at queueURL. It fails when a required
+// argument is missing or an option is out of its range (see Options).
 func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(*Options)) (*Worker, error) {
 	if client == nil || d == nil || queueURL == "" {
 		return nil, errors.New("sqsworker: client, queue URL and dispatcher are required")
@@ -91,33 +171,8 @@ func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(
 	for _, fn := range optFns {
 		fn(&w.opts)
 	}
-	o := &w.opts
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 20
-	}
-	if o.WaitTime <= 0 || o.WaitTime > 20*time.Second {
-		o.WaitTime = 20 * time.Second
-	}
-	if o.VisibilityTimeout <= 0 {
-		o.VisibilityTimeout = 60 * time.Second
-	}
-	if o.HeartbeatInterval <= 0 {
-		o.HeartbeatInterval = o.VisibilityTimeout / 3
-	}
-	if o.MaxProcessingTime <= 0 {
-		o.MaxProcessingTime = 10 * o.VisibilityTimeout
-	}
-	if o.RetryDelay <= 0 {
-		o.RetryDelay = 30 * time.Second
-	}
-	if o.ShutdownTimeout <= 0 {
-		o.ShutdownTimeout = 30 * time.Second
-	}
-	if o.MaxReceiveBackoff <= 0 {
-		o.MaxReceiveBackoff = 30 * time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+	if err := w.opts.validate(); err != nil {
+		return nil, err
 	}
 	return w, nil
 }
@@ -148,7 +203,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer close(beatsDone)
 		w.heartbeat(stopBeats, inflight)
 	}()
-	deletes := make(chan pendingDelete)
+	deletes := newDeleter()
 	deleterDone := make(chan struct{})
 	go func() {
 		defer close(deleterDone)
@@ -186,12 +241,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.lastReceive.Store(time.Now().UnixNano())
 		for _, m := range msgs {
 			inflight.add(m)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				defer slots.Release(1)
 				w.process(workCtx, settleCtx, m, inflight, deletes)
-			}()
+			})
 		}
 	}
 
@@ -207,7 +260,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	close(stopBeats)
 	<-beatsDone
-	close(deletes)
+	deletes.close()
 	<-deleterDone
 	return nil
 }
@@ -227,20 +280,22 @@ func (w *Worker) receive(ctx context.Context, n int32) ([]types.Message, error) 
 }
 
 // process dispatches one message and settles it.
-func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflight *inflightSet, deletes chan<- pendingDelete) {
+func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflight *inflightSet, deletes *deleter) {
 	id, handle := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
 	ctx, cancel := context.WithTimeout(ctx, w.opts.MaxProcessingTime)
 	defer cancel()
 	res := w.d.DispatchMessages(ctx, logdelivery.Message{ID: id, Body: []byte(aws.ToString(m.Body))})[0]
 	inflight.remove(handle)
-	res.LogFailures(ctx, w.opts.Logger)
+	if res.Err != nil || res.Results.Count(logdelivery.Failed) > 0 {
+		res.LogFailures(ctx, w.opts.Logger.With(receiveCount(m)...))
+	}
 	if w.opts.Flusher != nil {
 		if err := w.opts.Flusher.Flush(); err != nil {
 			w.opts.Logger.Error("flushing metrics", "error", err)
 		}
 	}
 	if !res.Retry() {
-		deletes <- pendingDelete{id: id, handle: handle}
+		deletes.add(msgRef{id: id, handle: handle}) // never blocks
 		return
 	}
 	delay := w.opts.RetryDelay
@@ -252,8 +307,24 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	// Wait out a renewal in progress: it may still include this message.
 	w.beating.Lock()
 	w.beating.Unlock()
-	w.changeVisibility(sctx, []string{id}, map[string]string{id: handle}, delay)
+	w.changeVisibility(sctx, []msgRef{{id: id, handle: handle}}, delay)
 }
+
+// receiveCount returns the log attribute receive_count: how many times SQS
+// has handed out the message (1 on its first delivery), from the
+// ApproximateReceiveCount attribute requested on receive. None when SQS did
+// not return it.
+func receiveCount(m types.Message) []any {
+	n, err := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	if err != nil {
+		return nil
+	}
+	return []any{"receive_count", n}
+}
+
+// msgRef is a received message: its id, for logs, and the receipt handle
+// of that receipt (the same message received twice has two handles).
+type msgRef struct{ id, handle string }
 
 // inflightSet holds the messages being processed, by receipt handle (the
 // same message received twice has two handles, both to keep invisible).
@@ -274,16 +345,15 @@ func (s *inflightSet) remove(handle string) {
 	s.mu.Unlock()
 }
 
-// snapshot returns entry ids (the receipt handles) and the handle of each.
-func (s *inflightSet) snapshot() ([]string, map[string]string) {
+// snapshot returns the messages in flight, by receipt handle.
+func (s *inflightSet) snapshot() []msgRef {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := slices.Sorted(maps.Keys(s.handles))
-	handles := make(map[string]string, len(ids))
-	for _, h := range ids {
-		handles[h] = h
+	refs := make([]msgRef, 0, len(s.handles))
+	for _, h := range slices.Sorted(maps.Keys(s.handles)) {
+		refs = append(refs, msgRef{id: s.handles[h], handle: h})
 	}
-	return ids, handles
+	return refs
 }
 
 // heartbeat renews the visibility of every message in flight each
@@ -297,10 +367,9 @@ func (w *Worker) heartbeat(stop <-chan struct{}, inflight *inflightSet) {
 			return
 		case <-t.C:
 			w.beating.Lock()
-			ids, handles := inflight.snapshot()
-			if len(ids) > 0 {
+			if refs := inflight.snapshot(); len(refs) > 0 {
 				ctx, cancel := context.WithTimeout(context.Background(), w.opts.HeartbeatInterval)
-				w.changeVisibility(ctx, ids, handles, w.opts.VisibilityTimeout)
+				w.changeVisibility(ctx, refs, w.opts.VisibilityTimeout)
 				cancel()
 			}
 			w.beating.Unlock()
@@ -308,41 +377,92 @@ func (w *Worker) heartbeat(stop <-chan struct{}, inflight *inflightSet) {
 	}
 }
 
-type pendingDelete struct{ id, handle string }
+// deleter collects finished messages for deleteLoop. Handing one over
+// never blocks, so a slow DeleteMessageBatch call (up to its 15s timeout)
+// never holds a worker and its MaxInFlight slot: messages finished
+// meanwhile wait in pending, and go in the next batches.
+type deleter struct {
+	mu      sync.Mutex
+	pending []msgRef
+	closed  bool
+	wake    chan struct{} // capacity 1: "pending changed, or closed"
+}
 
-// deleteLoop deletes finished messages in batches of up to ten, flushing a
-// partial batch after a short pause, and everything left when in closes.
-func (w *Worker) deleteLoop(ctx context.Context, in <-chan pendingDelete) {
+func newDeleter() *deleter { return &deleter{wake: make(chan struct{}, 1)} }
+
+func (d *deleter) add(p msgRef) {
+	d.mu.Lock()
+	d.pending = append(d.pending, p)
+	d.mu.Unlock()
+	d.signal()
+}
+
+// close tells deleteLoop to delete what is pending and return.
+func (d *deleter) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.signal()
+}
+
+func (d *deleter) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+func (d *deleter) state() (n int, closed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.pending), d.closed
+}
+
+func (d *deleter) take() []msgRef {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.pending
+	d.pending = nil
+	return p
+}
+
+// deleteLoop deletes finished messages in batches of up to ten: a full
+// batch at once, a partial one after a short linger (to fill it), and
+// everything pending when the deleter is closed, then returns.
+func (w *Worker) deleteLoop(ctx context.Context, d *deleter) {
 	const linger = 20 * time.Millisecond
-	var batch []pendingDelete
 	flush := func() {
-		if len(batch) == 0 {
-			return
+		for batch := range slices.Chunk(d.take(), 10) {
+			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			w.delete(dctx, batch)
+			cancel()
 		}
-		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		w.delete(dctx, batch)
-		cancel()
-		batch = nil
 	}
 	timer := time.NewTimer(linger)
 	timer.Stop()
 	for {
-		select {
-		case p, ok := <-in:
-			if !ok {
-				flush()
-				return
+		<-d.wake
+		if n, closed := d.state(); n > 0 && n < 10 && !closed {
+			timer.Reset(linger)
+		lingering:
+			for {
+				select {
+				case <-timer.C:
+					break lingering
+				case <-d.wake:
+					if n, closed := d.state(); n >= 10 || closed {
+						timer.Stop()
+						break lingering
+					}
+				}
 			}
-			if len(batch) == 0 {
-				timer.Reset(linger)
-			}
-			batch = append(batch, p)
-			if len(batch) == 10 {
-				timer.Stop()
-				flush()
-			}
-		case <-timer.C:
+		}
+		flush()
+		if _, closed := d.state(); closed {
+			// Run closes the deleter once every worker has returned, so
+			// nothing comes after what this takes.
 			flush()
+			return
 		}
 	}
 }
@@ -350,7 +470,7 @@ func (w *Worker) deleteLoop(ctx context.Context, in <-chan pendingDelete) {
 // delete deletes messages (by receipt handle: a message received twice has
 // two) in batches of ten, retrying entries that failed for a reason other
 // than the sender's fault once.
-func (w *Worker) delete(ctx context.Context, msgs []pendingDelete) {
+func (w *Worker) delete(ctx context.Context, msgs []msgRef) {
 	for chunk := range slices.Chunk(msgs, 10) {
 		pending := chunk
 		for attempt := 0; attempt < 2 && len(pending) > 0; attempt++ {
@@ -363,7 +483,7 @@ func (w *Worker) delete(ctx context.Context, msgs []pendingDelete) {
 				w.opts.Logger.Error("deleting messages failed; they will be redelivered", "messages", len(pending), "error", err)
 				break
 			}
-			var again []pendingDelete
+			var again []msgRef
 			for _, f := range out.Failed {
 				i, _ := strconv.Atoi(aws.ToString(f.Id))
 				if i < 0 || i >= len(pending) {
@@ -382,21 +502,29 @@ func (w *Worker) delete(ctx context.Context, msgs []pendingDelete) {
 // changeVisibility sets the visibility timeout of messages, in batches of
 // ten. Failures are logged: at worst a message becomes visible earlier or
 // later than intended.
-func (w *Worker) changeVisibility(ctx context.Context, ids []string, handles map[string]string, d time.Duration) {
-	for chunk := range slices.Chunk(ids, 10) {
+func (w *Worker) changeVisibility(ctx context.Context, msgs []msgRef, d time.Duration) {
+	for chunk := range slices.Chunk(msgs, 10) {
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
-		for i, id := range chunk {
+		for i, m := range chunk {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
-				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(handles[id]), VisibilityTimeout: int32(d / time.Second),
+				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.handle), VisibilityTimeout: int32(d / time.Second),
 			}
 		}
 		out, err := w.client.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{QueueUrl: aws.String(w.queueURL), Entries: entries})
 		if err != nil {
-			w.opts.Logger.Warn("changing message visibility failed", "messages", chunk, "error", err)
+			ids := make([]string, len(chunk))
+			for i, m := range chunk {
+				ids[i] = m.id
+			}
+			w.opts.Logger.Warn("changing message visibility failed", "message_ids", ids, "error", err)
 			continue
 		}
 		for _, f := range out.Failed {
-			w.opts.Logger.Warn("changing a message's visibility failed", "entry", aws.ToString(f.Id), "code", aws.ToString(f.Code))
+			var id string
+			if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i >= 0 && i < len(chunk) {
+				id = chunk[i].id
+			}
+			w.opts.Logger.Warn("changing a message's visibility failed", "message_id", id, "code", aws.ToString(f.Code))
 		}
 	}
 }

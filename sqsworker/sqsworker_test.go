@@ -1,11 +1,15 @@
 package sqsworker_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +47,14 @@ type fakeSQS struct {
 	deleteFailsOn map[string]int // receipt handle → failures left (not sender's fault)
 	visibility    map[string][]int32
 	changed       chan string // receipt handle of each visibility change
+	// deleteGate, when set, holds every DeleteMessageBatch call until it
+	// is closed (or the call's context ends); deletesBlocked counts the
+	// calls waiting on it.
+	deleteGate     chan struct{}
+	deletesBlocked int
+	// receiveCount, when set, is each message's ApproximateReceiveCount,
+	// returned when the receive asks for it (as SQS does).
+	receiveCount string
 }
 
 func newFake(bodies ...string) *fakeSQS {
@@ -63,8 +75,13 @@ func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInpu
 		return nil, errors.New("connection refused")
 	}
 	n := min(int(in.MaxNumberOfMessages), len(f.queue))
-	out := f.queue[:n]
+	out := slices.Clone(f.queue[:n])
 	f.queue = f.queue[n:]
+	if f.receiveCount != "" && slices.Contains(in.MessageSystemAttributeNames, types.MessageSystemAttributeNameApproximateReceiveCount) {
+		for i := range out {
+			out[i].Attributes = map[string]string{string(types.MessageSystemAttributeNameApproximateReceiveCount): f.receiveCount}
+		}
+	}
 	f.mu.Unlock()
 	if n == 0 {
 		select { // long polling on an empty queue
@@ -76,8 +93,22 @@ func (f *fakeSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInpu
 	return &sqs.ReceiveMessageOutput{Messages: out}, nil
 }
 
-func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
+func (f *fakeSQS) DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error) {
 	f.mu.Lock()
+	if gate := f.deleteGate; gate != nil {
+		f.deletesBlocked++
+		f.mu.Unlock()
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+		f.mu.Lock()
+		f.deletesBlocked--
+		if err := ctx.Err(); err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+	}
 	defer f.mu.Unlock()
 	out := &sqs.DeleteMessageBatchOutput{}
 	for _, e := range in.Entries {
@@ -107,6 +138,24 @@ func (f *fakeSQS) isDeleted(rh string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.deleted[rh]
+}
+
+func (f *fakeSQS) countDeleted() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.deleted)
+}
+
+func (f *fakeSQS) blockedDeletes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deletesBlocked
+}
+
+func (f *fakeSQS) left() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.queue)
 }
 
 func (f *fakeSQS) visibilities(rh string) []int32 {
@@ -220,6 +269,7 @@ func TestShutdownReleasesUnfinishedMessages(t *testing.T) {
 	})
 	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
 		o.ShutdownTimeout = 50 * time.Millisecond
+		o.VisibilityTimeout = 2 * time.Hour // no heartbeat during the test
 		o.HeartbeatInterval = time.Hour
 	})
 	require.NoError(t, err)
@@ -272,4 +322,187 @@ func TestHungDeliveryIsBounded(t *testing.T) {
 	eventually(t, "the next message processed once the slot is free", func() bool { return fake.isDeleted("rh-m1") })
 	stop()
 	assert.False(t, fake.isDeleted("rh-m0"))
+}
+
+func TestNewRejectsInvalidOptions(t *testing.T) {
+	d := dispatcher(t, nil)
+	for _, tc := range []struct {
+		name string
+		opt  func(*sqsworker.Options)
+		want []string // in the error: the field and the accepted range
+	}{
+		{"visibility not whole seconds", func(o *sqsworker.Options) { o.VisibilityTimeout = 500 * time.Millisecond }, []string{"VisibilityTimeout", "whole seconds", "1s", "12h"}},
+		{"visibility above 12h", func(o *sqsworker.Options) { o.VisibilityTimeout = 12*time.Hour + time.Second }, []string{"VisibilityTimeout", "12h"}},
+		{"visibility negative", func(o *sqsworker.Options) { o.VisibilityTimeout = -time.Second }, []string{"VisibilityTimeout"}},
+		{"heartbeat not shorter than visibility", func(o *sqsworker.Options) {
+			o.VisibilityTimeout = 30 * time.Second
+			o.HeartbeatInterval = 30 * time.Second
+		}, []string{"HeartbeatInterval", "VisibilityTimeout/2", "15s"}},
+		{"heartbeat above half the default visibility", func(o *sqsworker.Options) { o.HeartbeatInterval = time.Hour }, []string{"HeartbeatInterval", "30s"}},
+		{"heartbeat negative", func(o *sqsworker.Options) { o.HeartbeatInterval = -time.Second }, []string{"HeartbeatInterval"}},
+		{"wait above 20s", func(o *sqsworker.Options) { o.WaitTime = 21 * time.Second }, []string{"WaitTime", "20s"}},
+		{"wait not whole seconds", func(o *sqsworker.Options) { o.WaitTime = 1500 * time.Millisecond }, []string{"WaitTime", "whole seconds"}},
+		{"wait negative", func(o *sqsworker.Options) { o.WaitTime = -time.Second }, []string{"WaitTime"}},
+		{"retry delay not whole seconds", func(o *sqsworker.Options) { o.RetryDelay = 100 * time.Millisecond }, []string{"RetryDelay", "whole seconds", "12h"}},
+		{"retry delay above 12h", func(o *sqsworker.Options) { o.RetryDelay = 13 * time.Hour }, []string{"RetryDelay", "12h"}},
+		{"retry delay negative", func(o *sqsworker.Options) { o.RetryDelay = -time.Second }, []string{"RetryDelay"}},
+		{"max in flight negative", func(o *sqsworker.Options) { o.MaxInFlight = -1 }, []string{"MaxInFlight", "at least 1"}},
+		{"max processing time negative", func(o *sqsworker.Options) { o.MaxProcessingTime = -time.Second }, []string{"MaxProcessingTime"}},
+		{"shutdown timeout negative", func(o *sqsworker.Options) { o.ShutdownTimeout = -time.Second }, []string{"ShutdownTimeout"}},
+		{"receive backoff negative", func(o *sqsworker.Options) { o.MaxReceiveBackoff = -time.Second }, []string{"MaxReceiveBackoff"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := sqsworker.New(newFake(), "q", d, tc.opt)
+			require.Error(t, err, "invalid options are an error, never clamped or replaced")
+			assert.Nil(t, w)
+			for _, s := range tc.want {
+				assert.Contains(t, err.Error(), s)
+			}
+		})
+	}
+
+	t.Run("every invalid field reported", func(t *testing.T) {
+		_, err := sqsworker.New(newFake(), "q", d, func(o *sqsworker.Options) {
+			o.WaitTime = time.Minute
+			o.MaxInFlight = -3
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "WaitTime")
+		assert.Contains(t, err.Error(), "MaxInFlight")
+	})
+}
+
+func TestNewAcceptsLimits(t *testing.T) {
+	d := dispatcher(t, nil)
+	for _, opt := range []func(*sqsworker.Options){
+		func(*sqsworker.Options) {}, // zero means default
+		func(o *sqsworker.Options) { o.VisibilityTimeout = time.Second },
+		func(o *sqsworker.Options) {
+			o.VisibilityTimeout = 12 * time.Hour
+			o.HeartbeatInterval = 6 * time.Hour
+			o.WaitTime = 20 * time.Second
+			o.RetryDelay = 12 * time.Hour
+			o.MaxInFlight = 1
+			o.MaxProcessingTime = time.Millisecond
+			o.ShutdownTimeout = time.Millisecond
+			o.MaxReceiveBackoff = time.Millisecond
+		},
+		func(o *sqsworker.Options) {
+			o.VisibilityTimeout = 30 * time.Second
+			o.HeartbeatInterval = 15 * time.Second
+			o.WaitTime = time.Second
+			o.RetryDelay = time.Second
+		},
+	} {
+		_, err := sqsworker.New(newFake(), "q", d, opt)
+		assert.NoError(t, err)
+	}
+}
+
+// A delete call that hangs must not hold the workers: finished messages
+// are handed to the deleter without waiting, so their slots free up and
+// more messages are received and processed meanwhile. Everything handed
+// over is deleted once the call returns, at the latest on shutdown.
+func TestSlowDeletesDoNotHoldWorkerSlots(t *testing.T) {
+	const n = 25
+	var bodies []string
+	for i := range n {
+		bodies = append(bodies, body(fmt.Sprintf("c/ok/a/p/%d.gz", i)))
+	}
+	fake := newFake(bodies...)
+	gate := make(chan struct{})
+	fake.deleteGate = gate
+	var mu sync.Mutex
+	processed := 0
+	d := dispatcher(t, func(context.Context, *deliver.Delivery) (deliver.Receipt, error) {
+		mu.Lock()
+		processed++
+		mu.Unlock()
+		return deliver.Receipt{Objects: 1}, nil
+	})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return processed }
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
+		o.MaxInFlight = 2 // a blocked hand-off would hold every slot after two messages
+	})
+	require.NoError(t, err)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(gate)
+		}
+	}
+	stop := start(t, w)
+	t.Cleanup(func() { release() }) // lets a failed run shut down
+
+	eventually(t, "a delete call in progress", func() bool { return fake.blockedDeletes() > 0 })
+	eventually(t, "every message processed while the delete call hangs", func() bool { return count() == n && fake.left() == 0 })
+	assert.Positive(t, fake.blockedDeletes(), "the delete call is still in progress")
+	assert.Zero(t, fake.countDeleted(), "nothing deleted yet")
+
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); stop() }()
+	release()
+	<-stopped // stop fails the test if Run does not return
+	assert.Equal(t, n, fake.countDeleted(), "everything handed to the deleter is deleted by the time Run returns")
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (log handlers).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the JSON log lines written so far.
+func (b *syncBuffer) lines(t *testing.T) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for l := range strings.Lines(b.buf.String()) {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m))
+		out = append(out, m)
+	}
+	return out
+}
+
+// The failure lines of a message say which delivery attempt it was (SQS's
+// ApproximateReceiveCount), so that operators can tell a first failure from
+// one about to reach the dead-letter queue.
+func TestFailuresLogTheReceiveCount(t *testing.T) {
+	fake := newFake(body("c/flaky/a/p/1.gz"), body("c/denied/a/p/1.gz"), "{malformed")
+	fake.receiveCount = "3"
+	d := dispatcher(t, func(_ context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
+		if dl.Key.Tenant == "denied" {
+			return deliver.Receipt{}, fault.Permanent(errors.New("AccessDenied"))
+		}
+		return deliver.Receipt{}, errors.New("throttled")
+	})
+	var logs syncBuffer
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "every message settled", func() bool {
+		return len(fake.visibilities("rh-m0")) > 0 && fake.isDeleted("rh-m1") && fake.isDeleted("rh-m2")
+	})
+	stop()
+
+	failures := map[string]map[string]any{} // message id → its failure line
+	for _, l := range logs.lines(t) {
+		if id, ok := l["message_id"].(string); ok && (l["level"] == "WARN" || l["level"] == "ERROR") {
+			failures[id] = l
+		}
+	}
+	for _, id := range []string{"m0", "m1", "m2"} {
+		require.Contains(t, failures, id, "the failure of %s is logged", id)
+		assert.EqualValues(t, 3, failures[id]["receive_count"], "the failure line of %s carries its receive count", id)
+	}
 }
