@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/decode"
+	"github.com/logdelivery/logdelivery/internal/fanout"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/selector"
 )
@@ -26,19 +28,39 @@ type DecodeOptions struct {
 
 // source is one object being delivered to one tenant's destinations: its
 // raw body for copy destinations and its records for record destinations.
+// When two or more record destinations deliver it, they share one download
+// and one decode of the object (internal/fanout): each reads the shared
+// stream through its own selector, and one that falls behind reads the
+// object again on its own instead of holding the others back.
 type source struct {
-	d   *Dispatcher
-	obj deliver.Object
-	key keyparse.Key
+	d      *Dispatcher
+	obj    deliver.Object
+	key    keyparse.Key
+	fields deliver.Fields // what the record destinations' selectors read
+	stream *fanout.Stream // nil for fewer than two record destinations
 }
 
-// newSource prepares the delivery of o to jobs.
-func (d *Dispatcher) newSource(_ context.Context, o indexed, _ []job) *source {
+// newSource prepares the delivery of o to jobs. ctx bounds the shared
+// read; it is the Dispatch call's context, which outlives every delivery.
+func (d *Dispatcher) newSource(ctx context.Context, o indexed, jobs []job) *source {
 	obj := o.obj.deliverObject()
 	if obj.Time.IsZero() {
 		obj.Time, _ = o.key.FileTime()
 	}
-	return &source{d: d, obj: obj, key: o.key}
+	s := &source{d: d, obj: obj, key: o.key}
+	readers := 0
+	for _, j := range jobs {
+		if j.plan.records {
+			readers++
+			s.fields |= j.plan.sel.Fields()
+		}
+	}
+	if readers >= 2 {
+		// New fails only on invalid arguments, which these are not; without
+		// a stream every destination reads on its own.
+		s.stream, _ = fanout.New(ctx, s.decoded, readers, func(fo *fanout.Options) { fo.Logger = d.opts.Logger })
+	}
+	return s
 }
 
 // open opens the raw object.
@@ -53,17 +75,64 @@ func (s *source) open(ctx context.Context) (*deliver.Body, error) {
 	return body, nil
 }
 
-// records opens the records of the object that sel selects.
-func (s *source) records(ctx context.Context, sel selector.Selector) (deliver.RecordReader, error) {
+// decoded opens every record of the object, with the metadata every
+// record destination's selector reads.
+func (s *source) decoded(ctx context.Context) (deliver.RecordReader, error) {
+	return s.decode(ctx, s.fields)
+}
+
+func (s *source) decode(ctx context.Context, fields deliver.Fields) (deliver.RecordReader, error) {
 	body, err := s.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rr, err := s.d.opts.Decode.newReader(body, s.obj, s.key, sel.Fields(), s.d.opts.Logger)
+	return s.d.opts.Decode.newReader(body, s.obj, s.key, fields, s.d.opts.Logger)
+}
+
+// reading is one delivery's use of its source's records.
+type reading struct {
+	src    *source
+	sel    selector.Selector
+	shared bool // the delivery is one of the stream's consumers
+
+	mu     sync.Mutex
+	called bool // Records was called
+}
+
+// reading returns the records access of a delivery with plan p.
+func (s *source) reading(p *plan) *reading {
+	return &reading{src: s, sel: p.sel, shared: s.stream != nil && p.records}
+}
+
+// records opens the records of the object the delivery's selector selects:
+// the first time from the shared stream, if any, and otherwise (a
+// deliverer that reads twice) from a private decode.
+func (rd *reading) records(ctx context.Context) (deliver.RecordReader, error) {
+	rd.mu.Lock()
+	first := !rd.called
+	rd.called = true
+	rd.mu.Unlock()
+	key, sel := rd.src.key, rd.sel
+	if first && rd.shared {
+		return rd.src.stream.Reader(ctx, func(r *deliver.Record) bool { return sel.Record(key, r) })
+	}
+	rr, err := rd.src.decode(ctx, sel.Fields())
 	if err != nil {
 		return nil, err
 	}
-	return &selected{RecordReader: rr, key: s.key, sel: sel}, nil
+	return &selected{RecordReader: rr, key: key, sel: sel}, nil
+}
+
+// done ends the delivery's use of the source: a delivery that never read
+// its share of the stream stops holding the others back.
+func (rd *reading) done() {
+	rd.mu.Lock()
+	abandon := rd.shared && !rd.called
+	rd.called = true
+	rd.mu.Unlock()
+	if abandon {
+		rd.src.stream.Abandon()
+	}
 }
 
 // selected is the records of a reader that a selector selects.
@@ -90,9 +159,6 @@ func (r *selected) Stats() deliver.DecodeStats {
 	st.Records -= r.filtered
 	return st
 }
-
-// abandon tells the source that a record destination will not read.
-func (s *source) abandon() {}
 
 func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key keyparse.Key, fields deliver.Fields, log *slog.Logger) (deliver.RecordReader, error) {
 	return decode.NewReader(body, obj, func(do *decode.Options) {

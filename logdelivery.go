@@ -29,7 +29,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/logdelivery/logdelivery/deliver"
@@ -226,14 +225,11 @@ func (d *Dispatcher) Dispatch(ctx context.Context, objs ...Object) Results {
 		}
 		byTenant[key.Tenant] = append(byTenant[key.Tenant], indexed{i, obj, key})
 	}
-	var g errgroup.Group // no WithContext: one tenant's failure cancels nothing
+	var wg sync.WaitGroup // no shared context: one tenant's failure cancels nothing
 	for _, t := range tenants {
-		g.Go(func() error {
-			d.dispatchTenant(c, t, byTenant[t])
-			return nil
-		})
+		wg.Go(func() { d.dispatchTenant(c, t, byTenant[t]) })
 	}
-	_ = g.Wait()
+	wg.Wait()
 	slices.SortStableFunc(c.results, func(a, b Result) int {
 		if n := cmp.Compare(a.index, b.index); n != 0 {
 			return n
@@ -330,7 +326,11 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 		}
 		src := d.newSource(ctx, o, jobs)
 		for _, j := range jobs {
-			wg.Go(func() { c.add(d.deliver(ctx, j, src)) })
+			rd := src.reading(j.plan)
+			wg.Go(func() {
+				defer rd.done()
+				c.add(d.deliver(ctx, j, rd))
+			})
 		}
 	}
 	wg.Wait()
@@ -407,12 +407,11 @@ func (d *Dispatcher) lookup(ctx context.Context, tenantID string) ([]tenant.Deli
 	return d.store.Configs(ctx, tenantID)
 }
 
-func (d *Dispatcher) deliver(ctx context.Context, j job, src *source) (r Result) {
+func (d *Dispatcher) deliver(ctx context.Context, j job, rd *reading) (r Result) {
 	o, cfg := j.o, j.plan.cfg
 	r = Result{index: o.index, Object: o.obj, Key: o.key, Destination: cfg.Type, Config: cfg, Outcome: Failed}
 	if err := d.checkDeadline(ctx); err != nil {
 		r.Err = err
-		src.abandon()
 		return r
 	}
 	// The destination's slot first, then the tenant's, then a shared one,
@@ -421,27 +420,23 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, src *source) (r Result)
 	release, err := d.destinations.acquire(ctx, cfg.TenantID+"\x00"+cfg.Type)
 	if err != nil {
 		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot of %s/%s: %w", cfg.TenantID, cfg.Type, err))
-		src.abandon()
 		return r
 	}
 	defer release()
 	releaseTenant, err := d.tenants.acquire(ctx, cfg.TenantID)
 	if err != nil {
 		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot of tenant %q: %w", cfg.TenantID, err))
-		src.abandon()
 		return r
 	}
 	defer releaseTenant()
 	if err := d.sem.Acquire(ctx, 1); err != nil {
 		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot: %w", err))
-		src.abandon()
 		return r
 	}
 	defer d.sem.Release(1)
 	// Waiting for the slot may have eaten the time that was left.
 	if err := d.checkDeadline(ctx); err != nil {
 		r.Err = err
-		src.abandon()
 		return r
 	}
 	if d.opts.DeliveryTimeout > 0 {
@@ -457,7 +452,7 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, src *source) (r Result)
 		}
 	}()
 	r.Started = d.opts.Now()
-	receipt, err := j.plan.dl.Deliver(ctx, d.delivery(j, src))
+	receipt, err := j.plan.dl.Deliver(ctx, d.delivery(j, rd))
 	r.Duration = d.opts.Now().Sub(r.Started)
 	r.Receipt = receipt
 	if err != nil {
@@ -479,16 +474,14 @@ func (d *Dispatcher) checkDeadline(ctx context.Context) error {
 }
 
 // delivery builds the request handed to a deliverer.
-func (d *Dispatcher) delivery(j job, src *source) *deliver.Delivery {
+func (d *Dispatcher) delivery(j job, rd *reading) *deliver.Delivery {
 	return &deliver.Delivery{
-		Object:   src.obj,
+		Object:   rd.src.obj,
 		Key:      j.o.key,
 		Config:   j.plan.cfg,
 		Settings: j.plan.settings,
-		Open:     src.open,
-		Records: func(ctx context.Context) (deliver.RecordReader, error) {
-			return src.records(ctx, j.plan.sel)
-		},
+		Open:     rd.src.open,
+		Records:  rd.records,
 	}
 }
 

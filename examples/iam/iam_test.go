@@ -216,9 +216,9 @@ func callers(op operation) []string {
 	switch {
 	case op.service == "cloudwatchlogs":
 		return []string{"tenant-cloudwatch-role-policy.json"}
-	case op == operation{"s3", "GetObject"}:
-		return []string{"processor-execution-role-policy.json"}
-	case op.service == "s3":
+	case op.service == "s3", op.service == "secretsmanager", op.service == "ssm":
+		// The central identity reads the central bucket, copies from it
+		// and fetches the secrets tenants' settings reference.
 		return []string{"central-log-distribution-role-policy.json"}
 	case op.service == "sqs":
 		return []string{"processor-execution-role-policy.json"}

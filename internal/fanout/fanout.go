@@ -84,6 +84,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/fault"
@@ -99,10 +100,18 @@ const (
 	// per object at a few megabytes.
 	DefaultChunkRecords = 256
 	// DefaultWindow is the default number of chunks the producer may run
-	// ahead of the slowest consumer: 8 chunks of 256 records, about twice
-	// the records of a full CloudWatch Logs batch (1 MiB) of 1 KB events, so
-	// that a destination pausing to send a batch is not detached for it.
-	DefaultWindow = 8
+	// ahead of the slowest consumer: 16 chunks of 256 records, about four
+	// times the records of a full CloudWatch Logs batch (1 MiB) of 1 KB
+	// events, so that a destination pausing to send a batch is rarely
+	// detached for it.
+	DefaultWindow = 16
+	// DefaultDetachAfter is how long a consumer starves with the window
+	// full before the slowest consumers are detached by default: long
+	// enough that a consumer merely descheduled for a moment, or pausing
+	// for one HTTP round trip, catches up instead of costing a re-read of
+	// the object; short enough that a hung destination delays the others
+	// by a fraction of a second, once per object.
+	DefaultDetachAfter = 200 * time.Millisecond
 )
 
 // OpenFunc opens the object's full, unfiltered record stream from its
@@ -120,6 +129,10 @@ type Options struct {
 	// Window is the number of chunks the producer may run ahead of the
 	// slowest consumer still holding it back. Default DefaultWindow.
 	Window int
+	// DetachAfter is how long some attached consumer must have been
+	// starving, with the window full, before the slowest consumers are
+	// detached. Default DefaultDetachAfter.
+	DetachAfter time.Duration
 	// Logger receives an Info message for each detach and a Warn message
 	// when closing the shared reader fails. Default: discard.
 	Logger *slog.Logger
@@ -167,6 +180,7 @@ type Stream struct {
 	final     deliver.DecodeStats // the shared reader's stats after the last chunk, or at its end
 	changed   chan struct{}       // closed and replaced when chunks are added, the stream ends or consumers are detached
 	opens     int
+	starved   time.Time // when the window was last found full with a consumer starving; zero otherwise
 }
 
 // New returns a Stream that will serve consumers readers of the records
@@ -188,6 +202,11 @@ func New(ctx context.Context, open OpenFunc, consumers int, optFns ...func(*Opti
 		return nil, fmt.Errorf("fanout: negative ChunkRecords %d", opts.ChunkRecords)
 	case opts.Window < 0:
 		return nil, fmt.Errorf("fanout: negative Window %d", opts.Window)
+	case opts.DetachAfter < 0:
+		return nil, fmt.Errorf("fanout: negative DetachAfter %s", opts.DetachAfter)
+	}
+	if opts.DetachAfter == 0 {
+		opts.DetachAfter = DefaultDetachAfter
 	}
 	if opts.ChunkRecords == 0 {
 		opts.ChunkRecords = DefaultChunkRecords
@@ -256,6 +275,27 @@ func (s *Stream) Reader(ctx context.Context, accept func(*deliver.Record) bool) 
 	return r, nil
 }
 
+// Abandon tells the Stream that one consumer announced to New will never
+// call Reader (its delivery ended before it read), so that it stops
+// holding the producer back at once. It does nothing when every announced
+// consumer has called Reader or been abandoned.
+func (s *Stream) Abandon() {
+	s.mu.Lock()
+	if s.created == s.consumers {
+		s.mu.Unlock()
+		return
+	}
+	s.consumers--
+	if s.pending > 0 {
+		s.pending--
+		if s.started {
+			s.trim()
+		}
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
 // Opens reports how many times open was called: the shared read plus the
 // private re-reads of detached consumers, failed attempts included.
 func (s *Stream) Opens() int {
@@ -315,6 +355,7 @@ func (s *Stream) produce(ctx context.Context) {
 func (s *Stream) waitRoom(ctx context.Context) *chunk {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var grace <-chan time.Time
 	for {
 		slowest, ok := s.slowest()
 		switch {
@@ -324,14 +365,30 @@ func (s *Stream) waitRoom(ctx context.Context) *chunk {
 			s.end(s.ctx.Err())
 			return nil
 		case s.produced()-slowest < s.opts.Window:
+			s.starved = time.Time{}
 			return s.fill()
-		case len(s.attached) == 0 || s.starving():
+		case len(s.attached) == 0:
 			s.detach(slowest)
 			continue
+		case s.starving():
+			now := time.Now()
+			if s.starved.IsZero() {
+				s.starved = now
+			}
+			if left := s.opts.DetachAfter - now.Sub(s.starved); left > 0 {
+				grace = time.After(left)
+				break
+			}
+			s.starved = time.Time{}
+			s.detach(slowest)
+			continue
+		default:
+			s.starved, grace = time.Time{}, nil
 		}
 		s.mu.Unlock()
 		select {
 		case <-s.wake:
+		case <-grace:
 		case <-ctx.Done():
 		}
 		s.mu.Lock()

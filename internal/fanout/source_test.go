@@ -233,9 +233,9 @@ func newStream(t *testing.T, ctx context.Context, src *source, consumers int, op
 	return s
 }
 
-// small sets a small chunk size and window.
+// small sets a small chunk size and window, and detaches at once.
 func small(chunk, window int) func(*Options) {
-	return func(o *Options) { o.ChunkRecords, o.Window = chunk, window }
+	return func(o *Options) { o.ChunkRecords, o.Window, o.DetachAfter = chunk, window, time.Nanosecond }
 }
 
 // eventually polls cond until it holds, failing the test after a deadline.
