@@ -6,7 +6,11 @@
 // Lambda retries or deletes the whole batch regardless of the response.
 //
 //	h := lambdahandler.New(dispatcher)
-//	lambda.Start(h.Handle)
+//	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM(func() { h.Close() }))
+//
+// Lambda sends SIGTERM at shutdown only to functions with an extension;
+// without one the environment is frozen and discarded, and Close never
+// runs (nothing is lost: deliveries end with each invocation).
 package lambdahandler
 
 import (
@@ -53,6 +57,10 @@ func New(d *logdelivery.Dispatcher, optFns ...func(*Options)) *Handler {
 	}
 	return h
 }
+
+// Close closes the Dispatcher, releasing what its deliverers hold. Call it
+// once, at shutdown, after the last invocation.
+func (h *Handler) Close() error { return h.d.Close() }
 
 // Handle delivers the objects announced by the event's messages and
 // returns the ids of the messages that need a retry: those with a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,4 +94,22 @@ func kindsOf(t *testing.T, kinds ...deliver.Kind) *deliver.Registry {
 	r, err := deliver.NewRegistry(kinds)
 	require.NoError(t, err)
 	return r
+}
+
+type closingRecorder struct {
+	delivertest.Recorder
+	closed atomic.Int32
+}
+
+func (c *closingRecorder) Close() error { c.closed.Add(1); return nil }
+
+func TestCloseClosesTheDispatcher(t *testing.T) {
+	store, err := memstore.New(nil)
+	require.NoError(t, err)
+	rec := &closingRecorder{}
+	d, err := logdelivery.NewDispatcher(store, kindsOf(t, s3.Kind().With(rec)))
+	require.NoError(t, err)
+	h := lambdahandler.New(d)
+	require.NoError(t, h.Close())
+	assert.Equal(t, int32(1), rec.closed.Load())
 }

@@ -179,7 +179,8 @@ func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(
 
 // Run receives and processes messages until ctx is done, then stops
 // receiving, lets messages in flight finish for up to ShutdownTimeout,
-// releases those that did not, and returns nil.
+// releases those that did not, closes the Dispatcher (releasing what its
+// deliverers hold) and returns nil. A Dispatcher serves one Run.
 //
 // Each message is dispatched as soon as it is received and settled as soon
 // as its own deliveries end: deleted when nothing needs a retry, made
@@ -262,6 +263,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	<-beatsDone
 	deletes.close()
 	<-deleterDone
+	if err := w.d.Close(); err != nil {
+		w.opts.Logger.Error("closing the dispatcher", "error", err)
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/sqsworker"
+	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
 )
@@ -505,4 +507,29 @@ func TestFailuresLogTheReceiveCount(t *testing.T) {
 		require.Contains(t, failures, id, "the failure of %s is logged", id)
 		assert.EqualValues(t, 3, failures[id]["receive_count"], "the failure line of %s carries its receive count", id)
 	}
+}
+
+type closingRecorder struct {
+	delivertest.Recorder
+	closed atomic.Int32
+}
+
+func (c *closingRecorder) Close() error { c.closed.Add(1); return nil }
+
+// Run closes the Dispatcher, and so its deliverers, once everything in
+// flight is settled.
+func TestRunClosesTheDispatcher(t *testing.T) {
+	fake := newFake(body("c/ok/a/p/1.gz"))
+	store, err := memstore.New([]tenant.DeliveryConfig{storetest.S3("ok")})
+	require.NoError(t, err)
+	rec := &closingRecorder{}
+	d, err := logdelivery.NewDispatcher(store, kindsOf(t, s3.Kind().With(rec)))
+	require.NoError(t, err)
+	w, err := sqsworker.New(fake, "q", d)
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "the message delivered", func() bool { return len(rec.Deliveries()) == 1 })
+	assert.Zero(t, rec.closed.Load(), "not while running")
+	stop()
+	assert.Equal(t, int32(1), rec.closed.Load())
 }

@@ -45,5 +45,11 @@ func main() {
 		o.Flusher = emf
 		o.Logger = logger
 	})
-	lambda.Start(handler.Handle)
+	// SIGTERM reaches functions with an extension at shutdown: release what
+	// the deliverers hold then.
+	lambda.StartWithOptions(handler.Handle, lambda.WithEnableSIGTERM(func() {
+		if err := handler.Close(); err != nil {
+			logger.Error("closing the dispatcher", "error", err)
+		}
+	}))
 }

@@ -92,7 +92,11 @@ func run(mode string, logger *slog.Logger) (int, error) {
 			return 0, err
 		}
 		h := lambdahandler.New(d, func(o *lambdahandler.Options) { o.Flusher = emf; o.Logger = logger })
-		lambda.StartWithOptions(h.Handle, lambda.WithContext(ctx))
+		lambda.StartWithOptions(h.Handle, lambda.WithContext(ctx), lambda.WithEnableSIGTERM(func() {
+			if err := h.Close(); err != nil {
+				logger.Error("closing the dispatcher", "error", err)
+			}
+		}))
 		return 0, nil
 	case "sqs":
 		return 0, runSQS(ctx, cfg, opts, logger)
@@ -101,6 +105,7 @@ func run(mode string, logger *slog.Logger) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		defer d.Close()
 		return runManual(ctx, d, os.Stdin, os.Stdout, logger), nil
 	case "":
 		return 0, errors.New("no mode: pass -mode lambda|sqs|manual or set EXECUTION_MODE")
