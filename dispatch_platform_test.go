@@ -127,7 +127,7 @@ func lines(n int) []string {
 }
 
 // recordKinds returns a registry of record kinds delivered by dl.
-func recordKinds(t *testing.T, dl map[string]deliver.Deliverer) *deliver.Registry {
+func recordKinds(t testing.TB, dl map[string]deliver.Deliverer) *deliver.Registry {
 	t.Helper()
 	var ks []deliver.Kind
 	for name, d := range dl {

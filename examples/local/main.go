@@ -75,14 +75,8 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 			return 0, err
 		}
 	}
-	store, err := filestore.Open(config)
-	if err != nil {
-		return 0, err
-	}
-	for _, p := range store.Problems() {
-		fmt.Fprintln(os.Stderr, "local: unusable config item:", p)
-	}
-
+	// Local stand-ins for the two kinds of the seed: file copies for s3,
+	// record files for cloudwatch, each checked as the real kind.
 	s3Dir, cwDir := filepath.Join(out, "s3"), filepath.Join(out, "cloudwatch")
 	s3, err := file.New(s3Dir)
 	if err != nil {
@@ -92,13 +86,20 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 	if err != nil {
 		return 0, err
 	}
-	logger := slog.New(slog.DiscardHandler)
-	if verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
 	kinds, err := deliver.NewRegistry([]deliver.Kind{s3.Kind(), cw.Kind()})
 	if err != nil {
 		return 0, err
+	}
+	store, err := filestore.Open(config, func(o *filestore.Options) { o.Validator = kinds })
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range store.Problems() {
+		fmt.Fprintln(os.Stderr, "local: unusable config item:", p)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	d, err := logdelivery.NewDispatcher(store, kinds, func(o *logdelivery.Options) {
 		o.Opener = file.Opener{FS: objects}
