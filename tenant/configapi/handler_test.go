@@ -491,7 +491,7 @@ func TestValidateReportsEveryCheck(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, rep.Valid, "an unknown kind is not valid: the processor would fail every object")
 	assert.Contains(t, rep.Checks, Check{Name: "type", Outcome: OutcomeFail,
-		Message: `"cloudwach" is not a known destination kind; known kinds: "cloudwatch", "s3", "webhook"`})
+		Message: `"cloudwach" is not a known destination kind; known kinds: "cloudwatch", "hook", "s3", "webhook"`})
 }
 
 func TestNewRejectsMissingArguments(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/deliver/s3"
@@ -274,9 +275,19 @@ func (failingStore) List(context.Context, int, string) ([]tenant.DeliveryConfig,
 // processor's cloudwatch and s3, without deliverers, and the nested kind of
 // the store conformance suite.
 func testKinds() *deliver.Registry {
-	r, err := deliver.NewRegistry([]deliver.Kind{cloudwatch.Kind(), s3.Kind(), storetest.NestedKind()})
+	r, err := deliver.NewRegistry([]deliver.Kind{cloudwatch.Kind(), s3.Kind(), storetest.NestedKind(),
+		{Name: "hook", NewSettings: func() deliver.Settings { return new(hookSettings) }}})
 	if err != nil {
 		panic(err)
 	}
 	return r
 }
+
+// hookSettings are the settings of a test kind holding a secret
+// reference, as kinds that authenticate do.
+type hookSettings struct {
+	URL   string                `json:"url,omitempty" required:"true" doc:"Where to send."`
+	Token credentials.SecretRef `json:"token,omitempty" doc:"A reference to the bearer token."`
+}
+
+func (*hookSettings) Validate(tenant.DeliveryConfig) []tenant.FieldError { return nil }

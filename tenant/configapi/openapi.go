@@ -1,6 +1,7 @@
 package configapi
 
 import (
+	"encoding"
 	"fmt"
 	"maps"
 	"net/http"
@@ -235,8 +236,12 @@ func settingsProperties(fields []deliver.FieldDoc) (obj, []any) {
 	return props, required
 }
 
-// typeSchema returns the JSON schema of a settings field's Go type.
+// typeSchema returns the JSON schema of a settings field's Go type. Types
+// that decode from text (a credentials.SecretRef) are strings.
 func typeSchema(t reflect.Type) obj {
+	if t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return obj{"type": "string"}
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		return typeSchema(t.Elem())
@@ -274,6 +279,8 @@ func typeSchema(t reflect.Type) obj {
 	}
 	return obj{}
 }
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 func matchRuleSchema() obj {
 	strs := func(desc string) obj {
