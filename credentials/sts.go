@@ -50,8 +50,12 @@ type STSOptions struct {
 	// config's region.
 	Region string
 	// NewClient returns the STS client for a region that acts with creds.
-	// Default: sts.NewFromConfig with the base config, the region (its
-	// regional endpoint) and creds.
+	// It should make one attempt per call: the chain's callers retry (a
+	// deliverer's attempts, a runtime's redelivery) and the chain backs off
+	// (FailureBackoff), so SDK retries would multiply under theirs, hop by
+	// hop. Default: sts.NewFromConfig with the base config, the region (its
+	// regional endpoint) and creds, with retries off (aws.NopRetryer,
+	// whatever the base config's retry settings).
 	NewClient func(region string, creds aws.CredentialsProvider) stscreds.AssumeRoleAPIClient
 	// Duration is the lifetime asked for each session. Default: 1 hour, the
 	// most AWS allows for a chained role.
@@ -167,7 +171,10 @@ func NewSTS(cfg aws.Config, centralRoleARN string, optFns ...func(*STSOptions)) 
 			c := base.Copy()
 			c.Region = region
 			c.Credentials = creds
-			return sts.NewFromConfig(c)
+			return sts.NewFromConfig(c, func(so *sts.Options) {
+				so.Retryer = aws.NopRetryer{}
+				so.RetryMaxAttempts = 0 // the base config's: not applied over the Retryer
+			})
 		}
 	}
 	log := o.Logger

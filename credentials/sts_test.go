@@ -391,6 +391,39 @@ func TestSTSUsesRegionalEndpoints(t *testing.T) {
 	assert.Equal(t, "sts.eu-central-1.amazonaws.com", rec.hosts[0])
 }
 
+func TestSTSDefaultClientMakesOneAttempt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		code   string
+		cfg    func(*aws.Config)
+	}{
+		{"throttling", 400, "Throttling", func(*aws.Config) {}},
+		{"5xx", 503, "ServiceUnavailable", func(*aws.Config) {}},
+		{"base config asks for retries", 400, "Throttling", func(c *aws.Config) {
+			c.RetryMaxAttempts = 5
+			c.RetryMode = aws.RetryModeAdaptive
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeSTS(t)
+			f.fail = func(assumeCall) (int, string) { return tc.status, tc.code }
+			cfg := aws.Config{
+				Region:       "us-east-2",
+				Credentials:  awscreds.NewStaticCredentialsProvider("BASE", "base-secret", ""),
+				BaseEndpoint: aws.String(f.URL),
+			}
+			tc.cfg(&cfg)
+			c, err := credentials.NewSTS(cfg, centralRole)
+			require.NoError(t, err)
+			_, err = retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+			require.ErrorContains(t, err, tc.code)
+			assert.True(t, fault.IsRetryable(err))
+			assert.Equal(t, 1, len(f.Calls()), "AssumeRole calls: no SDK retries under the caller's: %v", err)
+		})
+	}
+}
+
 func TestSTSRemembersPermanentFailures(t *testing.T) {
 	f := newFakeSTS(t)
 	var throttle atomic.Bool
