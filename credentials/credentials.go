@@ -7,6 +7,19 @@
 // tenant's role with an ExternalId (double hop, for CloudWatch Logs), every
 // hop cached and refreshed before expiry. Static is for local runs and
 // tests.
+//
+// An STS chain retries nothing itself, so that retries do not multiply: its
+// STS clients make one attempt per AssumeRole call (the SDK's retries are
+// off), and the caller's retries (a deliverer's attempts, a runtime's
+// redelivery) are the only ones. Concurrent callers of a hop share one
+// call. A hop whose call failed retryably (throttling, 5xx, the network)
+// backs off: for a window that grows exponentially, with jitter, with each
+// failure in a row (STSOptions.FailureBackoff), its callers get the failure
+// back without a call, still retryable, naming the hop and hinting at the
+// time left (fault.RetryAfter). A tenant's hop that failed permanently
+// (access denied) is remembered for STSOptions.FailureTTL. So a throttled
+// role costs STS about one call per window, however many deliveries are
+// in flight.
 package credentials
 
 import (

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -28,7 +29,9 @@ var ErrMalformedRoleARN = errors.New("malformed role ARN")
 // classified (see fault.IsRetryable): at a tenant's hop, access denied, a
 // malformed role and a disabled region are permanent, throttling and 5xx
 // retryable; any failure of the central role (the processor's own, shared
-// by every tenant) is retryable.
+// by every tenant) is retryable. While the hop backs off (see
+// STSOptions.FailureBackoff), retryable failures carry a retry-after hint
+// (fault.RetryAfter): the time left before it asks STS again.
 type AssumeRoleError struct {
 	Hop     int    // 1-based position in the chain; the central role is hop 1
 	Hops    int    // length of the chain
@@ -50,8 +53,12 @@ type STSOptions struct {
 	// config's region.
 	Region string
 	// NewClient returns the STS client for a region that acts with creds.
-	// Default: sts.NewFromConfig with the base config, the region (its
-	// regional endpoint) and creds.
+	// It should make one attempt per call: the chain's callers retry (a
+	// deliverer's attempts, a runtime's redelivery) and the chain backs off
+	// (FailureBackoff), so SDK retries would multiply under theirs, hop by
+	// hop. Default: sts.NewFromConfig with the base config, the region (its
+	// regional endpoint) and creds, with retries off (aws.NopRetryer,
+	// whatever the base config's retry settings).
 	NewClient func(region string, creds aws.CredentialsProvider) stscreds.AssumeRoleAPIClient
 	// Duration is the lifetime asked for each session. Default: 1 hour, the
 	// most AWS allows for a chained role.
@@ -84,7 +91,27 @@ type STSOptions struct {
 	// account's AssumeRole rate, which every tenant shares. Negative
 	// disables it. Default: 1 minute.
 	FailureTTL time.Duration
-	// Now returns the current time, for FailureTTL. Default: time.Now.
+	// FailureBackoff and FailureBackoffMax bound how long a hop whose
+	// AssumeRole failed retryably (throttling, 5xx, a network failure, any
+	// failure of the central role) is answered from memory: after the n-th
+	// such failure in a row, for a random duration between c/2 and c with
+	// c = min(FailureBackoffMax, FailureBackoff*2^(n-1)). The answer is the
+	// failure, still retryable and naming the hop, with the time left as
+	// its retry-after hint; a success ends the backoff. So the deliveries
+	// in flight of a throttled role (the central role is shared by every
+	// tenant of a region) ask STS about once per window, not once per
+	// attempt each. Defaults: 1 second, and 30 seconds. With them the
+	// windows after the first failures last at least 0.5, 1 and 2 seconds:
+	// a role's fourth call comes 3.5 seconds after its first at the
+	// earliest and its fifth 7.5 seconds after, so one delivery whose
+	// retries last up to 7 seconds (the CloudWatch Logs deliverer's 6
+	// attempts take at most 6.2 with its defaults) reaches STS at most 4
+	// times; and a role is asked again within 30 seconds of STS
+	// recovering. Negative FailureBackoff disables the backoff; a negative
+	// FailureBackoffMax, or one shorter than FailureBackoff, is an error.
+	FailureBackoff, FailureBackoffMax time.Duration
+	// Now returns the current time, for FailureTTL and FailureBackoff.
+	// Default: time.Now.
 	Now func() time.Time
 	// Logger receives debug messages on cache misses. Default: none.
 	Logger *slog.Logger
@@ -155,6 +182,18 @@ func NewSTS(cfg aws.Config, centralRoleARN string, optFns ...func(*STSOptions)) 
 	if o.FailureTTL == 0 {
 		o.FailureTTL = time.Minute
 	}
+	if o.FailureBackoff == 0 {
+		o.FailureBackoff = time.Second
+	}
+	if o.FailureBackoffMax == 0 {
+		o.FailureBackoffMax = 30 * time.Second
+	}
+	switch {
+	case o.FailureBackoffMax < 0:
+		return nil, fmt.Errorf("credentials: NewSTS: negative FailureBackoffMax %v", o.FailureBackoffMax)
+	case o.FailureBackoff > 0 && o.FailureBackoffMax < o.FailureBackoff:
+		return nil, fmt.Errorf("credentials: NewSTS: FailureBackoffMax %v is shorter than FailureBackoff %v", o.FailureBackoffMax, o.FailureBackoff)
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -167,7 +206,10 @@ func NewSTS(cfg aws.Config, centralRoleARN string, optFns ...func(*STSOptions)) 
 			c := base.Copy()
 			c.Region = region
 			c.Credentials = creds
-			return sts.NewFromConfig(c)
+			return sts.NewFromConfig(c, func(so *sts.Options) {
+				so.Retryer = aws.NopRetryer{}
+				so.RetryMaxAttempts = 0 // the base config's: not applied over the Retryer
+			})
 		}
 	}
 	log := o.Logger
@@ -273,42 +315,50 @@ func (s *STS) newHop(region string, chain []Hop, i int, parent aws.CredentialsPr
 		o.TransitiveTagKeys = s.opts.TransitiveTagKeys
 	})
 	hp := &hopProvider{p: p, err: AssumeRoleError{Hop: i + 1, Hops: len(chain), RoleARN: h.RoleARN, Region: region},
-		central: s.central != "" && i == 0, failureTTL: s.opts.FailureTTL, now: s.opts.Now}
+		central: s.central != "" && i == 0, failureTTL: s.opts.FailureTTL,
+		backoff: s.opts.FailureBackoff, backoffMax: s.opts.FailureBackoffMax, now: s.opts.Now}
 	return aws.NewCredentialsCache(hp, func(o *aws.CredentialsCacheOptions) {
 		o.ExpiryWindow = s.opts.ExpiryWindow
 	})
 }
 
-// hopProvider names the hop in the errors of an AssumeRoleProvider, and
-// remembers its permanent failures for failureTTL.
+// hopProvider names the hop in the errors of an AssumeRoleProvider and
+// remembers its failures: permanent ones for failureTTL, retryable ones for
+// a backoff window that grows with each failure in a row.
+//
+// It is wrapped in an aws.CredentialsCache, which calls Retrieve for one
+// caller at a time (its callers meanwhile wait for that call's result), so
+// concurrent callers of a hop share one AssumeRole call, and those coming
+// after a failure get it from memory.
 type hopProvider struct {
-	p          *stscreds.AssumeRoleProvider
-	err        AssumeRoleError
-	central    bool // the central role: the processor's own, not a tenant's
-	failureTTL time.Duration
-	now        func() time.Time
+	p                   *stscreds.AssumeRoleProvider
+	err                 AssumeRoleError
+	central             bool // the central role: the processor's own, not a tenant's
+	failureTTL          time.Duration
+	backoff, backoffMax time.Duration
+	now                 func() time.Time
 
 	mu         sync.Mutex
-	failed     error
-	failedTill time.Time
+	failed     error     // the last failure, classified
+	failedTill time.Time // until when it is the answer
+	failures   int       // retryable failures in a row
 }
 
 func (h *hopProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	h.mu.Lock()
-	if h.failed != nil && h.now().Before(h.failedTill) {
-		err := h.failed
-		h.mu.Unlock()
+	if err := h.remembered(); err != nil {
 		return aws.Credentials{}, err
 	}
-	h.mu.Unlock()
-
 	c, err := h.p.Retrieve(ctx)
 	if err == nil {
+		h.mu.Lock()
+		h.failed, h.failures = nil, 0
+		h.mu.Unlock()
 		return c, nil
 	}
 	var earlier *AssumeRoleError
 	if errors.As(err, &earlier) {
-		// An earlier hop failed while this hop's call was being signed.
+		// An earlier hop failed while this hop's call was being signed: the
+		// earlier hop remembers it.
 		return c, err
 	}
 	e := h.err
@@ -317,16 +367,63 @@ func (h *hopProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		// The central role is the processor's own configuration, shared by
 		// every tenant: its failure (even access denied, as while an IAM
 		// change propagates) says nothing about the tenant, so it is retried
-		// and never remembered.
-		return c, fault.Retryable(&e)
+		// and never remembered as permanent.
+		return c, h.remember(fault.Retryable(&e))
 	}
-	classified := awserr.Classify(&e)
-	if h.failureTTL > 0 && !fault.IsRetryable(classified) {
-		h.mu.Lock()
-		h.failed, h.failedTill = classified, h.now().Add(h.failureTTL)
-		h.mu.Unlock()
+	return c, h.remember(awserr.Classify(&e))
+}
+
+// remembered returns the failure to answer with instead of calling STS, or
+// nil.
+func (h *hopProvider) remembered() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed == nil {
+		return nil
 	}
-	return c, classified
+	left := h.failedTill.Sub(h.now())
+	switch {
+	case left <= 0:
+		return nil
+	case fault.IsPermanent(h.failed):
+		return h.failed
+	}
+	return fault.WithRetryAfter(fmt.Errorf("%w (STS not asked again for %v after %d failures in a row)",
+		h.failed, left.Round(time.Millisecond), h.failures), left)
+}
+
+// remember records a classified failure of the hop and returns it, with
+// the backoff window as retry-after hint when it is retryable.
+func (h *hopProvider) remember(err error) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if fault.IsPermanent(err) {
+		if h.failureTTL > 0 {
+			h.failed, h.failedTill = err, h.now().Add(h.failureTTL)
+		}
+		return err
+	}
+	if h.backoff <= 0 {
+		return err
+	}
+	h.failures++
+	d := backoffWindow(h.backoff, h.backoffMax, h.failures)
+	h.failed, h.failedTill = err, h.now().Add(d)
+	return fault.WithRetryAfter(err, d)
+}
+
+// backoffWindow returns how long a hop is answered from memory after its
+// n-th retryable failure in a row: with c = min(maxWindow, base*2^(n-1)), a
+// random duration between c/2 and c ("equal jitter"), so that processes
+// that failed together do not all ask again together.
+func backoffWindow(base, maxWindow time.Duration, n int) time.Duration {
+	c := base
+	for i := 1; i < n && c < maxWindow; i++ {
+		c *= 2
+	}
+	c = min(c, maxWindow)
+	half := c / 2
+	return half + rand.N(c-half+1)
 }
 
 // SessionName makes s a valid role session name: characters outside

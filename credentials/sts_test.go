@@ -114,6 +114,17 @@ func (f *fakeSTS) Calls() []assumeCall {
 	return append([]assumeCall(nil), f.calls...)
 }
 
+// CallsOf returns the number of calls that asked for role.
+func (f *fakeSTS) CallsOf(role string) int {
+	n := 0
+	for _, c := range f.Calls() {
+		if c.RoleARN == role {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *fakeSTS) RoleOf(key string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -391,6 +402,39 @@ func TestSTSUsesRegionalEndpoints(t *testing.T) {
 	assert.Equal(t, "sts.eu-central-1.amazonaws.com", rec.hosts[0])
 }
 
+func TestSTSDefaultClientMakesOneAttempt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		code   string
+		cfg    func(*aws.Config)
+	}{
+		{"throttling", 400, "Throttling", func(*aws.Config) {}},
+		{"5xx", 503, "ServiceUnavailable", func(*aws.Config) {}},
+		{"base config asks for retries", 400, "Throttling", func(c *aws.Config) {
+			c.RetryMaxAttempts = 5
+			c.RetryMode = aws.RetryModeAdaptive
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeSTS(t)
+			f.fail = func(assumeCall) (int, string) { return tc.status, tc.code }
+			cfg := aws.Config{
+				Region:       "us-east-2",
+				Credentials:  awscreds.NewStaticCredentialsProvider("BASE", "base-secret", ""),
+				BaseEndpoint: aws.String(f.URL),
+			}
+			tc.cfg(&cfg)
+			c, err := credentials.NewSTS(cfg, centralRole)
+			require.NoError(t, err)
+			_, err = retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+			require.ErrorContains(t, err, tc.code)
+			assert.True(t, fault.IsRetryable(err))
+			assert.Equal(t, 1, len(f.Calls()), "AssumeRole calls: no SDK retries under the caller's: %v", err)
+		})
+	}
+}
+
 func TestSTSRemembersPermanentFailures(t *testing.T) {
 	f := newFakeSTS(t)
 	var throttle atomic.Bool
@@ -403,20 +447,9 @@ func TestSTSRemembersPermanentFailures(t *testing.T) {
 		}
 		return 403, "AccessDenied"
 	}
-	now := time.Date(2025, 8, 30, 11, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clock, advance := newClock()
 	c := newChain(t, f, func(o *credentials.STSOptions) { o.Now = clock })
-	tenantCalls := func() int {
-		n := 0
-		for _, call := range f.Calls() {
-			if call.RoleARN == tenantRoleA {
-				n++
-			}
-		}
-		return n
-	}
+	tenantCalls := func() int { return f.CallsOf(tenantRoleA) }
 
 	for range 3 {
 		_, err := retrieve(t, c, "us-east-2", credentials.Hop{RoleARN: tenantRoleA})
@@ -427,9 +460,186 @@ func TestSTSRemembersPermanentFailures(t *testing.T) {
 
 	advance(2 * time.Minute)
 	throttle.Store(true)
-	for range 2 {
-		_, err := retrieve(t, c, "us-east-2", credentials.Hop{RoleARN: tenantRoleA})
-		assert.True(t, fault.IsRetryable(err))
+	_, err := retrieve(t, c, "us-east-2", credentials.Hop{RoleARN: tenantRoleA})
+	assert.True(t, fault.IsRetryable(err))
+	assert.Equal(t, 2, tenantCalls(), "after the TTL STS is asked again")
+	advance(fault.RetryAfter(err))
+	_, err = retrieve(t, c, "us-east-2", credentials.Hop{RoleARN: tenantRoleA})
+	assert.True(t, fault.IsRetryable(err))
+	assert.Equal(t, 3, tenantCalls(), "a retryable failure is remembered for its backoff window, not the failure TTL")
+}
+
+// newClock returns a fake clock and a function that moves it forward.
+func newClock() (now func() time.Time, advance func(time.Duration)) {
+	t := time.Date(2025, 8, 30, 11, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now = func() time.Time { mu.Lock(); defer mu.Unlock(); return t }
+	advance = func(d time.Duration) { mu.Lock(); t = t.Add(d); mu.Unlock() }
+	return now, advance
+}
+
+func TestSTSBacksOffRetryableFailures(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		code   string
+	}{
+		{400, "Throttling"},
+		{503, "ServiceUnavailable"},
+		{403, "AccessDenied"}, // of the central role: retryable, so backed off too
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			f := newFakeSTS(t)
+			f.lifetime = 2 * time.Minute // inside the expiry window: each Retrieve asks STS
+			var fail atomic.Bool
+			fail.Store(true)
+			f.fail = func(assumeCall) (int, string) {
+				if fail.Load() {
+					return tc.status, tc.code
+				}
+				return 0, ""
+			}
+			clock, advance := newClock()
+			c := newChain(t, f, func(o *credentials.STSOptions) { o.Now = clock })
+
+			for n := 1; n <= 7; n++ {
+				_, err := retrieve(t, c, "eu-west-1")
+				require.ErrorContains(t, err, tc.code)
+				require.Equal(t, n, len(f.Calls()), "failure %d asks STS", n)
+				window := fault.RetryAfter(err)
+				ceil := min(time.Second<<(n-1), 30*time.Second)
+				assert.GreaterOrEqual(t, window, ceil/2, "window after failure %d", n)
+				assert.LessOrEqual(t, window, ceil, "window after failure %d", n)
+
+				// Within the window STS is not asked; the error is the
+				// failure, hinting at the time left.
+				advance(window / 2)
+				_, err = retrieve(t, c, "eu-west-1")
+				assert.Equal(t, n, len(f.Calls()), "no call within window %d", n)
+				assert.True(t, fault.IsRetryable(err))
+				assert.Equal(t, window-window/2, fault.RetryAfter(err))
+				var are *credentials.AssumeRoleError
+				require.ErrorAs(t, err, &are)
+				assert.Equal(t, 1, are.Hop)
+				assert.Equal(t, centralRole, are.RoleARN)
+				assert.ErrorContains(t, err, tc.code)
+				assert.ErrorContains(t, err, fmt.Sprintf("after %d failures in a row", n))
+				advance(window - window/2)
+			}
+
+			// A success ends the backoff: the next failure starts over.
+			fail.Store(false)
+			_, err := retrieve(t, c, "eu-west-1")
+			require.NoError(t, err)
+			fail.Store(true)
+			_, err = retrieve(t, c, "eu-west-1")
+			require.Error(t, err)
+			assert.Equal(t, 9, len(f.Calls()))
+			assert.LessOrEqual(t, fault.RetryAfter(err), time.Second, "the first window again")
+		})
 	}
-	assert.Equal(t, 3, tenantCalls(), "after the TTL STS is asked again; retryable failures are never remembered")
+}
+
+func TestSTSBacksOffTenantHop(t *testing.T) {
+	f := newFakeSTS(t)
+	f.fail = func(c assumeCall) (int, string) {
+		if c.RoleARN == tenantRoleA {
+			return 400, "Throttling"
+		}
+		return 0, ""
+	}
+	clock, advance := newClock()
+	c := newChain(t, f, func(o *credentials.STSOptions) { o.Now = clock })
+
+	_, err := retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+	require.Error(t, err)
+	window := fault.RetryAfter(err)
+	assert.Positive(t, window)
+	for range 3 {
+		_, err := retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+		assert.True(t, fault.IsRetryable(err))
+		assert.Equal(t, window, fault.RetryAfter(err))
+		var are *credentials.AssumeRoleError
+		require.ErrorAs(t, err, &are)
+		assert.Equal(t, 2, are.Hop)
+		assert.Equal(t, tenantRoleA, are.RoleARN)
+	}
+	assert.Equal(t, 1, f.CallsOf(tenantRoleA), "a throttled tenant role is not asked again within its window")
+
+	// Another tenant of the same central role is not held back.
+	_, err = retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleB})
+	require.NoError(t, err)
+
+	advance(window)
+	_, err = retrieve(t, c, "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+	require.Error(t, err)
+	assert.Equal(t, 2, f.CallsOf(tenantRoleA), "after the window STS is asked again")
+	assert.Equal(t, 1, f.CallsOf(centralRole), "the central role's credentials are cached throughout")
+}
+
+func TestSTSConcurrentFailuresShareOneCall(t *testing.T) {
+	f := newFakeSTS(t)
+	f.fail = func(assumeCall) (int, string) { return 400, "Throttling" }
+	clock, _ := newClock()
+	c := newChain(t, f, func(o *credentials.STSOptions) { o.Now = clock })
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			p, err := c.Provider(context.Background(), "eu-west-1", credentials.Hop{RoleARN: tenantRoleA})
+			assert.NoError(t, err)
+			_, err = p.Retrieve(context.Background())
+			assert.True(t, fault.IsRetryable(err), "%v", err)
+			assert.Positive(t, fault.RetryAfter(err), "%v", err)
+			var are *credentials.AssumeRoleError
+			if assert.ErrorAs(t, err, &are) {
+				assert.Equal(t, 1, are.Hop)
+			}
+		})
+	}
+	wg.Wait()
+	// Callers wait for the call in flight or, once it failed, get its
+	// failure from memory.
+	assert.Equal(t, 1, len(f.Calls()), "one AssumeRole call for 20 concurrent callers")
+}
+
+func TestSTSFailureBackoffOptions(t *testing.T) {
+	base := aws.Config{Region: "us-east-2", Credentials: awscreds.NewStaticCredentialsProvider("BASE", "s", "")}
+	for _, o := range []credentials.STSOptions{
+		{FailureBackoffMax: -time.Second},
+		{FailureBackoff: 2 * time.Second, FailureBackoffMax: time.Second},
+		{FailureBackoff: time.Minute}, // longer than the default maximum
+		{FailureBackoff: -1, FailureBackoffMax: -1},
+	} {
+		_, err := credentials.NewSTS(base, centralRole, func(so *credentials.STSOptions) { *so = o })
+		assert.ErrorContains(t, err, "FailureBackoffMax", "%+v", o)
+	}
+
+	t.Run("disabled", func(t *testing.T) {
+		f := newFakeSTS(t)
+		f.fail = func(assumeCall) (int, string) { return 400, "Throttling" }
+		c := newChain(t, f, func(o *credentials.STSOptions) { o.FailureBackoff = -1 })
+		for range 3 {
+			_, err := retrieve(t, c, "eu-west-1")
+			assert.True(t, fault.IsRetryable(err))
+			assert.Zero(t, fault.RetryAfter(err))
+		}
+		assert.Equal(t, 3, len(f.Calls()))
+	})
+
+	t.Run("fixed window", func(t *testing.T) {
+		f := newFakeSTS(t)
+		f.fail = func(assumeCall) (int, string) { return 400, "Throttling" }
+		clock, advance := newClock()
+		c := newChain(t, f, func(o *credentials.STSOptions) {
+			o.Now = clock
+			o.FailureBackoff, o.FailureBackoffMax = 10*time.Second, 10*time.Second
+		})
+		for range 4 {
+			_, err := retrieve(t, c, "eu-west-1")
+			window := fault.RetryAfter(err)
+			assert.GreaterOrEqual(t, window, 5*time.Second)
+			assert.LessOrEqual(t, window, 10*time.Second)
+			advance(window)
+		}
+		assert.Equal(t, 4, len(f.Calls()))
+	})
 }
