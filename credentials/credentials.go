@@ -20,6 +20,20 @@
 // (access denied) is remembered for STSOptions.FailureTTL. So a throttled
 // role costs STS about one call per window, however many deliveries are
 // in flight.
+//
+// # Secrets
+//
+// Destination settings may reference a secret but never hold one: a
+// SecretRef (ParseSecretRef) names a Secrets Manager secret (its ARN,
+// optionally #KEY of a JSON secret), a Parameter Store parameter, or a
+// file: under an operator's directory. A destination holds a Secrets and
+// asks it for the Secret when it delivers; a Secret prints, logs and
+// encodes as "[redacted]". AWSSecrets fetches with the central identity of
+// a CredentialChain, caching values for a TTL and permanent failures for a
+// FailureTTL; FileSecrets reads files through an os.Root for local runs.
+// Both confine each tenant to its own names (by default
+// logdelivery/{tenant_id}/ for AWS and {tenant_id}/ for files) on every
+// call, and classify failures with package fault.
 package credentials
 
 import (
