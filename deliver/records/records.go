@@ -87,6 +87,9 @@ type Deliverer struct {
 	stream *keyparse.Template
 	opts   Options
 	locks  lockTable
+	// openFile opens log files: os.OpenFile, or a failing stand-in in
+	// tests of failing disks.
+	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 // Kind returns the cloudwatch kind delivered by w: configs of kind
@@ -119,7 +122,7 @@ func New(dir string, optFns ...func(*Options)) (*Deliverer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("records: stream template: %w", err)
 	}
-	return &Deliverer{dir: dir, stream: tmpl, opts: opts}, nil
+	return &Deliverer{dir: dir, stream: tmpl, opts: opts, openFile: os.OpenFile}, nil
 }
 
 // stream is the open batch of one log stream.
@@ -262,7 +265,7 @@ func (w *Deliverer) write(path string, b *cwbatch.Batch) (int64, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, fmt.Errorf("records: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, w.opts.FileMode)
+	f, err := w.openFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, w.opts.FileMode)
 	if err != nil {
 		return 0, fmt.Errorf("records: %w", err)
 	}
