@@ -11,13 +11,20 @@ import (
 // ConfigStore looks up the delivery configurations of a tenant. It is all
 // the dispatcher needs of a store.
 type ConfigStore interface {
-	// Configs returns every delivery configuration of the tenant: an empty
-	// slice and a nil error when it has none. Disabled and expired configs
-	// are returned too; callers decide what to do with them.
+	// Configs returns every delivery configuration of the tenant, ordered
+	// by type (as strings compare: "s3" < "s3-eu" < "s3:archive"): an
+	// empty, non-nil slice and a nil error when it has none. Disabled and
+	// expired configs are returned too; callers decide what to do with
+	// them. The configs are the caller's: changing them changes nothing
+	// stored.
 	//
 	// When some stored items cannot be decoded, Configs returns the others
 	// together with an *ItemsError naming the bad ones, so that one broken
 	// item never hides a tenant's valid destinations.
+	//
+	// A lookup that needs a call to a backend fails when ctx is done; a
+	// store that answers from memory (a Cache) may answer anyway. The
+	// conformance suite is storetest.RunConfigStore.
 	Configs(ctx context.Context, tenantID string) ([]DeliveryConfig, error)
 }
 

@@ -15,8 +15,8 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch/cloudwatchtest"
 	"github.com/logdelivery/logdelivery/internal/cwbatch"
-	"github.com/logdelivery/logdelivery/internal/fakecwl"
 )
 
 // genReader streams n realistic records without holding them: mostly
@@ -86,7 +86,7 @@ func BenchmarkPutLogEventsPerMillion(b *testing.B) {
 func benchmarkPerMillion(b *testing.B, short bool) {
 	const events = 1_000_000
 	start := time.Now().Add(-2 * time.Hour)
-	f := fakecwl.New(fakecwl.Options{DiscardEvents: true})
+	f := cloudwatchtest.NewServer(cloudwatchtest.Options{DiscardEvents: true})
 	defer f.Close()
 	f.CreateLogStream(group, stream)
 	d, err := cloudwatch.New(credentials.Static{Credentials: awscreds.NewStaticCredentialsProvider("AKID", "SECRET", "")},

@@ -20,8 +20,8 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch/cloudwatchtest"
 	"github.com/logdelivery/logdelivery/fault"
-	"github.com/logdelivery/logdelivery/internal/fakecwl"
 )
 
 // fakeAssumer is an stscreds.AssumeRoleAPIClient that issues the key
@@ -64,7 +64,7 @@ func TestDeliverWithSTSChainReusesCredentials(t *testing.T) {
 	f.CreateLogGroup(group)
 	var mu sync.Mutex
 	var keys []string
-	f.SetHook(func(c fakecwl.Call) *fakecwl.Fault {
+	f.SetHook(func(c cloudwatchtest.Call) *cloudwatchtest.Fault {
 		mu.Lock()
 		keys = append(keys, c.AccessKeyID)
 		mu.Unlock()

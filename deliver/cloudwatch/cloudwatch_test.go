@@ -20,8 +20,8 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch/cloudwatchtest"
 	"github.com/logdelivery/logdelivery/fault"
-	"github.com/logdelivery/logdelivery/internal/fakecwl"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -88,14 +88,14 @@ func records(n, size int) []deliver.Record {
 	return recs
 }
 
-func newFake(t *testing.T) *fakecwl.Server {
+func newFake(t *testing.T) *cloudwatchtest.Server {
 	t.Helper()
-	f := fakecwl.New(fakecwl.Options{Now: func() time.Time { return now }})
+	f := cloudwatchtest.NewServer(cloudwatchtest.Options{Now: func() time.Time { return now }})
 	t.Cleanup(f.Close)
 	return f
 }
 
-func newDeliverer(t *testing.T, f *fakecwl.Server, optFns ...func(*cloudwatch.Options)) *cloudwatch.Deliverer {
+func newDeliverer(t *testing.T, f *cloudwatchtest.Server, optFns ...func(*cloudwatch.Options)) *cloudwatch.Deliverer {
 	t.Helper()
 	base := func(o *cloudwatch.Options) {
 		o.AWSConfig = aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(f.URL)}
@@ -109,7 +109,7 @@ func newDeliverer(t *testing.T, f *fakecwl.Server, optFns ...func(*cloudwatch.Op
 	return d
 }
 
-func assertStored(t *testing.T, f *fakecwl.Server, stream string, recs []deliver.Record) {
+func assertStored(t *testing.T, f *cloudwatchtest.Server, stream string, recs []deliver.Record) {
 	t.Helper()
 	got := f.Events(group, stream)
 	require.Len(t, got, len(recs))
@@ -172,7 +172,7 @@ func TestDeliverBatchLimits(t *testing.T) {
 }
 
 func TestDeliverTruncatesOnUTF8Boundary(t *testing.T) {
-	f := fakecwl.New(fakecwl.Options{Now: func() time.Time { return now }, MaxEventSize: cloudwatch.LegacyMaxEventSize})
+	f := cloudwatchtest.NewServer(cloudwatchtest.Options{Now: func() time.Time { return now }, MaxEventSize: cloudwatch.LegacyMaxEventSize})
 	t.Cleanup(f.Close)
 	f.CreateLogStream(group, stream)
 	d := newDeliverer(t, f, func(o *cloudwatch.Options) { o.MaxEventSize = cloudwatch.LegacyMaxEventSize })
@@ -275,9 +275,9 @@ func TestDeliverSortsEachBatchStably(t *testing.T) {
 func TestDeliverRetriesThrottlingOnThirdBatch(t *testing.T) {
 	f := newFake(t)
 	f.CreateLogStream(group, stream)
-	f.SetHook(func(c fakecwl.Call) *fakecwl.Fault {
+	f.SetHook(func(c cloudwatchtest.Call) *cloudwatchtest.Fault {
 		if c.Op == "PutLogEvents" && c.N == 3 {
-			return fakecwl.Throttle()
+			return cloudwatchtest.Throttle()
 		}
 		return nil
 	})
@@ -292,11 +292,11 @@ func TestDeliverRetriesThrottlingOnThirdBatch(t *testing.T) {
 }
 
 func TestDeliverRetries5xx(t *testing.T) {
-	for _, fault := range []*fakecwl.Fault{fakecwl.Unavailable(), fakecwl.InternalError()} {
+	for _, fault := range []*cloudwatchtest.Fault{cloudwatchtest.Unavailable(), cloudwatchtest.InternalError()} {
 		t.Run(fault.Code, func(t *testing.T) {
 			f := newFake(t)
 			f.CreateLogStream(group, stream)
-			f.SetHook(func(c fakecwl.Call) *fakecwl.Fault {
+			f.SetHook(func(c cloudwatchtest.Call) *cloudwatchtest.Fault {
 				if c.N <= 2 {
 					return fault
 				}
@@ -314,9 +314,9 @@ func TestDeliverRetries5xx(t *testing.T) {
 func TestDeliverReportsPartialFailure(t *testing.T) {
 	f := newFake(t)
 	f.CreateLogStream(group, stream)
-	f.SetHook(func(c fakecwl.Call) *fakecwl.Fault {
+	f.SetHook(func(c cloudwatchtest.Call) *cloudwatchtest.Fault {
 		if c.Op == "PutLogEvents" && c.N >= 3 {
-			return fakecwl.Throttle()
+			return cloudwatchtest.Throttle()
 		}
 		return nil
 	})
@@ -362,9 +362,9 @@ func TestDeliverMissingGroup(t *testing.T) {
 func TestDeliverCountsRejectedWithoutResending(t *testing.T) {
 	f := newFake(t)
 	f.CreateLogStream(group, stream)
-	f.SetHook(func(c fakecwl.Call) *fakecwl.Fault {
+	f.SetHook(func(c cloudwatchtest.Call) *cloudwatchtest.Fault {
 		if c.Op == "PutLogEvents" {
-			return &fakecwl.Fault{RejectOld: 2, RejectNew: 1}
+			return &cloudwatchtest.Fault{RejectOld: 2, RejectNew: 1}
 		}
 		return nil
 	})
@@ -421,7 +421,7 @@ func TestDeliverConcurrentToOneStream(t *testing.T) {
 func TestDeliverHonoursDeadline(t *testing.T) {
 	f := newFake(t)
 	f.CreateLogStream(group, stream)
-	f.SetHook(func(fakecwl.Call) *fakecwl.Fault { return fakecwl.Throttle() })
+	f.SetHook(func(cloudwatchtest.Call) *cloudwatchtest.Fault { return cloudwatchtest.Throttle() })
 	d := newDeliverer(t, f, func(o *cloudwatch.Options) {
 		o.RetryBase, o.RetryMax, o.MaxAttempts = time.Hour, time.Hour, 100
 	})
@@ -536,9 +536,9 @@ func TestDeliverWaitsForNewStream(t *testing.T) {
 	f := newFake(t)
 	f.CreateLogGroup(group)
 	// The stream is created, but the next PutLogEvents still does not see it.
-	f.SetHook(func(c fakecwl.Call) *fakecwl.Fault {
+	f.SetHook(func(c cloudwatchtest.Call) *cloudwatchtest.Fault {
 		if c.Op == "PutLogEvents" && c.N == 2 {
-			return fakecwl.NotFound("The specified log stream does not exist.")
+			return cloudwatchtest.NotFound("The specified log stream does not exist.")
 		}
 		return nil
 	})

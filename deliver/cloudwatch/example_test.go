@@ -11,7 +11,7 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
-	"github.com/logdelivery/logdelivery/internal/fakecwl"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch/cloudwatchtest"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -20,7 +20,7 @@ import (
 // chain is credentials.NewSTS and AWSConfig comes from config.LoadDefaultConfig;
 // here a fake CloudWatch Logs endpoint and static credentials stand in.
 func Example() {
-	fake := fakecwl.New(fakecwl.Options{})
+	fake := cloudwatchtest.NewServer(cloudwatchtest.Options{})
 	defer fake.Close()
 	fake.CreateLogGroup("/tenants/team-a")
 

@@ -20,7 +20,11 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "records")
 	defer os.RemoveAll(dir)
-	w, err := records.New(dir)
+	// The clock CloudWatch Logs would judge the events by: events more
+	// than 14 days old would be dropped.
+	w, err := records.New(dir, func(o *records.Options) {
+		o.Now = func() time.Time { return time.Date(2024, 3, 1, 12, 5, 0, 0, time.UTC) }
+	})
 	if err != nil {
 		fmt.Println(err)
 		return

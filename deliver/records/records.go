@@ -4,18 +4,26 @@
 // timestamped messages without any cloud account.
 //
 // For a delivery configuration of kind "cloudwatch" it appends the records
-// of the object to {Dir}/{log_group_name}/{stream}.log, one line per event:
+// of the object to {Dir}/{log_group_name}/{stream}.log, one line per event,
+// its time in milliseconds as CloudWatch Logs keeps it:
 //
-//	2023-08-30T11:27:01.564974Z<TAB>message
+//	2023-08-30T11:27:01.564Z<TAB>message
 //
 // The stream name comes from a key template, by default
 // "{cluster_id}/{application}/{pod_name}" as the CloudWatch deliverer uses;
-// each "/" of the group or stream name is a subdirectory. Records are
-// grouped per stream into batches of CloudWatch's PutLogEvents size, each
-// sorted stably by time and appended in one write, as CloudWatch would
-// order them; the lines of concurrent deliveries to one stream never
-// interleave. Newlines and carriage returns inside a message are written as
-// the two characters \n and \r so that every event stays on one line.
+// each "/" of the group or stream name is a subdirectory.
+//
+// What is written is what CloudWatch Logs would store: records go through
+// the CloudWatch deliverer's own event rules and batcher (internal/cwbatch).
+// Messages over Options.MaxEventSize are truncated on a UTF-8 boundary
+// (Receipt.Truncated), invalid UTF-8 is repaired, and events the service
+// would refuse (empty, older than 14 days, more than 2 hours ahead of
+// Options.Now) are dropped and counted (Receipt.Dropped). Events are packed
+// per stream into PutLogEvents batches (10,000 events, 1 MB, 24 hours),
+// each sorted stably by time and appended in one write; the lines of
+// concurrent deliveries to one stream never interleave. Newlines and
+// carriage returns inside a message are written as the two characters \n
+// and \r so that every event stays on one line.
 package records
 
 import (
@@ -26,7 +34,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +41,7 @@ import (
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/fault"
+	"github.com/logdelivery/logdelivery/internal/cwbatch"
 	"github.com/logdelivery/logdelivery/keyparse"
 )
 
@@ -42,13 +50,10 @@ import (
 // same default.
 const DefaultStreamTemplate = "{cluster_id}/{application}/{pod_name}"
 
-// PutLogEvents batch limits, which the batches of this destination follow.
-const (
-	maxBatchEvents   = 10000
-	maxBatchBytes    = 1048576
-	eventOverhead    = 26      // bytes PutLogEvents counts per event
-	maxBufferedBytes = 8 << 20 // all streams of one delivery together
-)
+// maxBufferedBytes bounds the events held in open batches of one delivery,
+// all streams together; past it every open batch is written, as the
+// CloudWatch deliverer sends them.
+const maxBufferedBytes = 8 << 20
 
 // ErrInvalidName is wrapped by the errors for log group and stream names
 // that cannot be mapped to a file inside Dir.
@@ -62,6 +67,16 @@ type Options struct {
 	StreamTemplate string
 	// FileMode is the mode of new log files. Default 0o644.
 	FileMode os.FileMode
+	// MaxEventSize is the largest message in bytes; longer ones are
+	// truncated. Default (and maximum): cloudwatch.MaxEventSize, as for
+	// the CloudWatch deliverer; cloudwatch.LegacyMaxEventSize acts like a
+	// partition that enforces the older 256 KB limit.
+	MaxEventSize int
+	// Now is the clock events are judged too old or too new against.
+	// Default: time.Now. (Replaying old objects shows nothing of them
+	// unless Now is set to their time, just as CloudWatch Logs would
+	// store nothing of them.)
+	Now func() time.Time
 	// Logger receives warnings about dropped events. Default: discard.
 	Logger *slog.Logger
 }
@@ -72,6 +87,9 @@ type Deliverer struct {
 	stream *keyparse.Template
 	opts   Options
 	locks  lockTable
+	// openFile opens log files: os.OpenFile, or a failing stand-in in
+	// tests of failing disks.
+	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 // Kind returns the cloudwatch kind delivered by w: configs of kind
@@ -94,26 +112,32 @@ func New(dir string, optFns ...func(*Options)) (*Deliverer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.MaxEventSize <= 0 || opts.MaxEventSize > cloudwatch.MaxEventSize {
+		opts.MaxEventSize = cloudwatch.MaxEventSize
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	tmpl, err := keyparse.New(opts.StreamTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("records: stream template: %w", err)
 	}
-	return &Deliverer{dir: dir, stream: tmpl, opts: opts}, nil
+	return &Deliverer{dir: dir, stream: tmpl, opts: opts, openFile: os.OpenFile}, nil
 }
 
-// batch is the pending events of one stream.
-type batch struct {
-	path   string
-	events []deliver.Record
-	bytes  int
+// stream is the open batch of one log stream.
+type stream struct {
+	path string
+	b    *cwbatch.Batcher
 }
 
 // Deliver appends the records of d to the files of its log group. The
-// receipt counts the events written (Events, Bytes of their messages),
-// the input lines the decoder skipped (Skipped) and the events dropped
-// because no valid stream name could be made for them (Dropped). When the
-// record stream fails, the records read before are written and its error
-// is returned as classified by the decoder.
+// receipt counts the events written (Events, Bytes of their messages), the
+// events truncated (Truncated), the events dropped because CloudWatch Logs
+// would refuse them or because no valid stream name could be made for
+// them (Dropped), and the input lines the decoder skipped (Undecoded).
+// When the record stream fails, the records read before are written and
+// its error is returned as classified by the decoder.
 func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deliver.Receipt, err error) {
 	st, err := deliver.SettingsOf[cloudwatch.Settings](d, cloudwatch.Kind())
 	if err != nil {
@@ -135,30 +159,30 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 	defer func() { rcpt.Undecoded = rr.Stats().Undecoded() }()
 
 	var (
-		batches  = map[string]*batch{}
-		order    []string // streams in order of first record
+		streams  = map[string]*stream{}
+		order    []*stream // in order of first record
 		buffered int
 		names    nameCache
+		now      = w.opts.Now()
 	)
-	flush := func(b *batch) error {
-		if len(b.events) == 0 {
-			return nil
-		}
-		n, err := w.write(b)
+	write := func(s *stream, b *cwbatch.Batch) error {
+		buffered -= b.Bytes
+		n, err := w.write(s.path, b)
 		rcpt.Calls++
-		if err == nil {
-			rcpt.Events += int64(len(b.events))
-			rcpt.Bytes += n
+		if err != nil {
+			return err
 		}
-		buffered -= b.bytes
-		b.events, b.bytes = b.events[:0], 0
-		return err
+		rcpt.Events += int64(len(b.Events))
+		rcpt.Bytes += n
+		return nil
 	}
 	flushAll := func() error {
 		var errs []error
 		for _, s := range order {
-			if err := flush(batches[s]); err != nil {
-				errs = append(errs, err)
+			if b := s.b.Flush(); b != nil {
+				if err := write(s, b); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 		return errors.Join(errs...)
@@ -179,37 +203,43 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 			}
 			break
 		}
-		stream, err := names.get(w.stream, rec, d.Key)
+		name, err := names.get(w.stream, rec, d.Key)
 		if err != nil {
 			rcpt.Dropped++
 			w.opts.Logger.Warn("records: event dropped: no valid stream name", "object", d.Object.Key, "err", err)
 			continue
 		}
-		b := batches[stream]
-		if b == nil {
-			path, err := streamPath(groupDir, stream)
+		s := streams[name]
+		if s == nil {
+			path, err := streamPath(groupDir, name)
 			if err != nil {
 				rcpt.Dropped++
-				w.opts.Logger.Warn("records: event dropped: invalid stream name", "object", d.Object.Key, "stream", stream, "err", err)
+				w.opts.Logger.Warn("records: event dropped: invalid stream name", "object", d.Object.Key, "stream", name, "err", err)
 				continue
 			}
-			b = &batch{path: path}
-			batches[stream] = b
-			order = append(order, stream)
+			s = &stream{path: path, b: cwbatch.New(cwbatch.Limits{})}
+			streams[name] = s
+			order = append(order, s)
 		}
-		size := len(rec.Message) + eventOverhead
-		if len(b.events) == maxBatchEvents || b.bytes+size > maxBatchBytes {
-			if err := flush(b); err != nil {
+		ev, out := cwbatch.Prepare(rec.Message, rec.Time, now, w.opts.MaxEventSize)
+		switch {
+		case out.Dropped():
+			rcpt.Dropped++
+			continue
+		case out == cwbatch.Truncated:
+			rcpt.Truncated++
+		}
+		if full := s.b.Add(ev); full != nil {
+			if err := write(s, full); err != nil {
 				return rcpt, err
 			}
 		}
-		b.events = append(b.events, rec)
-		b.bytes += size
-		buffered += size
+		buffered += ev.Size()
 		if buffered > maxBufferedBytes {
 			if err := flushAll(); err != nil {
 				return rcpt, err
 			}
+			buffered = 0
 		}
 	}
 	if err := flushAll(); err != nil {
@@ -218,25 +248,24 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 	return rcpt, readErr
 }
 
-// write appends a batch to its file in one write, under the file's lock,
-// and returns the message bytes written.
-func (w *Deliverer) write(b *batch) (int64, error) {
-	slices.SortStableFunc(b.events, func(x, y deliver.Record) int { return x.Time.Compare(y.Time) })
-	buf := make([]byte, 0, b.bytes+len(b.events)*16)
+// write appends a batch, sorted by the batcher, to its file in one write,
+// under the file's lock, and returns the message bytes written.
+func (w *Deliverer) write(path string, b *cwbatch.Batch) (int64, error) {
+	buf := make([]byte, 0, b.Bytes+len(b.Events)*8)
 	var n int64
-	for _, e := range b.events {
-		buf = e.Time.UTC().AppendFormat(buf, time.RFC3339Nano)
+	for _, e := range b.Events {
+		buf = time.UnixMilli(e.Timestamp).UTC().AppendFormat(buf, time.RFC3339Nano)
 		buf = append(buf, '\t')
 		buf = appendMessage(buf, e.Message)
 		buf = append(buf, '\n')
 		n += int64(len(e.Message))
 	}
-	unlock := w.locks.lock(b.path)
+	unlock := w.locks.lock(path)
 	defer unlock()
-	if err := os.MkdirAll(filepath.Dir(b.path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return 0, fmt.Errorf("records: %w", err)
 	}
-	f, err := os.OpenFile(b.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, w.opts.FileMode)
+	f, err := w.openFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, w.opts.FileMode)
 	if err != nil {
 		return 0, fmt.Errorf("records: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -25,6 +26,10 @@ import (
 )
 
 var objTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// atObjectTime sets the deliverer's clock to the objects' time, so that
+// their events are not too old for CloudWatch Logs.
+func atObjectTime(o *records.Options) { o.Now = func() time.Time { return objTime } }
 
 func gzipped(t testing.TB, s string) []byte {
 	t.Helper()
@@ -80,7 +85,7 @@ func readFile(t *testing.T, path string) string {
 
 func TestDeliver(t *testing.T) {
 	dir := t.TempDir()
-	w, err := records.New(dir)
+	w, err := records.New(dir, atObjectTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +105,9 @@ I0102 03:00:02.000001   1 main.go:1] klog line
 		t.Errorf("receipt = %+v\nwant      %+v", rcpt, want)
 	}
 	got := readFile(t, filepath.Join(dir, "aws/rosa/team-a/c1/checkout/checkout-7f9c-x1.log"))
-	wantFile := "2024-01-02T03:00:01.123456789Z\tfirst\\nsecond line\n" +
-		"2024-01-02T03:00:02.000001Z\tI0102 03:00:02.000001   1 main.go:1] klog line\n" +
+	// Times in milliseconds, as CloudWatch Logs keeps them.
+	wantFile := "2024-01-02T03:00:01.123Z\tfirst\\nsecond line\n" +
+		"2024-01-02T03:00:02Z\tI0102 03:00:02.000001   1 main.go:1] klog line\n" +
 		"2024-01-02T03:00:03.5Z\tthird\n"
 	if got != wantFile {
 		t.Errorf("stream file:\n%s\nwant:\n%s", got, wantFile)
@@ -121,7 +127,7 @@ I0102 03:00:02.000001   1 main.go:1] klog line
 
 func TestStreamTemplate(t *testing.T) {
 	dir := t.TempDir()
-	w, err := records.New(dir, func(o *records.Options) { o.StreamTemplate = "{namespace}.{pod_name}" })
+	w, err := records.New(dir, atObjectTime, func(o *records.Options) { o.StreamTemplate = "{namespace}.{pod_name}" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +144,7 @@ func TestStreamTemplate(t *testing.T) {
 
 func TestRecordValuesFallBackToKey(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := records.New(dir)
+	w, _ := records.New(dir, atObjectTime)
 	// A pod name holding "/" or ".." cannot name a stream: the key's is used.
 	in := `{"message":"a","pod_name":"../../etc"}` + "\n" + `{"message":"b","pod_name":"x/y"}` + "\n"
 	rcpt, err := w.Deliver(context.Background(), delivery(t, "g", in))
@@ -153,7 +159,7 @@ func TestRecordValuesFallBackToKey(t *testing.T) {
 
 func TestInvalidGroupNames(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := records.New(filepath.Join(dir, "out"))
+	w, _ := records.New(filepath.Join(dir, "out"), atObjectTime)
 	for _, group := range []string{"", "..", "a/../../b", "./x", "a\\b", "a b", strings.Repeat("g", 513), "/", "a/./b"} {
 		rcpt, err := w.Deliver(context.Background(), delivery(t, group, "hello\n"))
 		if err == nil || !fault.IsPermanent(err) || !errors.Is(err, records.ErrInvalidName) || rcpt.Events != 0 {
@@ -167,7 +173,7 @@ func TestInvalidGroupNames(t *testing.T) {
 }
 
 func TestWrongKind(t *testing.T) {
-	w, _ := records.New(t.TempDir())
+	w, _ := records.New(t.TempDir(), atObjectTime)
 	d := delivery(t, "g", "x\n")
 	d.Config.Type = "s3"
 	if _, err := w.Deliver(context.Background(), d); !fault.IsPermanent(err) {
@@ -177,7 +183,7 @@ func TestWrongKind(t *testing.T) {
 
 func TestStreamErrorKeepsRecordsBefore(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := records.New(dir)
+	w, _ := records.New(dir, atObjectTime)
 	good := strings.Repeat(`{"message":"good"}`+"\n", 100)
 	d := delivery(t, "g", good)
 	data := gzipped(t, good)
@@ -198,7 +204,7 @@ func TestStreamErrorKeepsRecordsBefore(t *testing.T) {
 }
 
 func TestRecordsOpenError(t *testing.T) {
-	w, _ := records.New(t.TempDir())
+	w, _ := records.New(t.TempDir(), atObjectTime)
 	d := delivery(t, "g", "x\n")
 	boom := fault.Retryable(errors.New("s3 unavailable"))
 	d.Records = func(context.Context) (deliver.RecordReader, error) { return nil, boom }
@@ -208,7 +214,7 @@ func TestRecordsOpenError(t *testing.T) {
 }
 
 func TestCanceled(t *testing.T) {
-	w, _ := records.New(t.TempDir())
+	w, _ := records.New(t.TempDir(), atObjectTime)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := w.Deliver(ctx, delivery(t, "g", "x\n"))
@@ -219,7 +225,7 @@ func TestCanceled(t *testing.T) {
 
 func TestConcurrentDeliveriesDoNotInterleave(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := records.New(dir)
+	w, _ := records.New(dir, atObjectTime)
 	const deliveries, events = 8, 500
 	var wg sync.WaitGroup
 	errs := make(chan error, deliveries)
@@ -266,7 +272,7 @@ func TestConcurrentDeliveriesDoNotInterleave(t *testing.T) {
 
 func TestLargeDeliveryIsBatched(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := records.New(dir)
+	w, _ := records.New(dir, atObjectTime)
 	var in strings.Builder
 	const n = 25000
 	for j := range n {
@@ -284,5 +290,105 @@ func TestLargeDeliveryIsBatched(t *testing.T) {
 		if !strings.HasSuffix(line, fmt.Sprintf("\t%d", j)) {
 			t.Fatalf("line %d = %q: order not kept", j, line)
 		}
+	}
+}
+
+// recordsDelivery returns a Delivery of the given records, of one pod.
+func recordsDelivery(t testing.TB, group string, recs []deliver.Record) *deliver.Delivery {
+	t.Helper()
+	d := delivery(t, group, "")
+	d.Records = func(context.Context) (deliver.RecordReader, error) { return &sliceReader{recs: recs}, nil }
+	return d
+}
+
+// sliceReader is a deliver.RecordReader over a slice.
+type sliceReader struct {
+	recs []deliver.Record
+	i    int
+}
+
+func (r *sliceReader) Next() (deliver.Record, error) {
+	if r.i >= len(r.recs) {
+		return deliver.Record{}, io.EOF
+	}
+	r.i++
+	return r.recs[r.i-1], nil
+}
+
+func (r *sliceReader) Stats() deliver.DecodeStats { return deliver.DecodeStats{Records: int64(r.i)} }
+func (r *sliceReader) Close() error               { return nil }
+
+// TestEventsCloudWatchRefusesAreDropped: events older than 14 days or more
+// than 2 hours ahead are not written, as CloudWatch Logs would not store
+// them, and are counted.
+func TestEventsCloudWatchRefusesAreDropped(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := records.New(dir)
+	now := time.Now()
+	rcpt, err := w.Deliver(context.Background(), recordsDelivery(t, "g", []deliver.Record{
+		{Time: now.Add(-15 * 24 * time.Hour), Message: "too old"},
+		{Time: now.Add(-time.Hour), Message: "kept"},
+		{Time: now.Add(3 * time.Hour), Message: "too new"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rcpt.Events != 1 || rcpt.Dropped != 2 || rcpt.Bytes != int64(len("kept")) {
+		t.Errorf("receipt %+v, want 1 event written and 2 dropped", rcpt)
+	}
+	got := readFile(t, filepath.Join(dir, "g/c1/checkout/checkout-7f9c-x1.log"))
+	if strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "\tkept\n") {
+		t.Errorf("file = %q, want only the kept event", got)
+	}
+}
+
+// TestLongMessagesAreTruncated: a message over CloudWatch's 1 MB event
+// limit is cut on a UTF-8 boundary, as the CloudWatch deliverer cuts it.
+func TestLongMessagesAreTruncated(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := records.New(dir)
+	// "é" (2 bytes) straddles the limit: the cut falls before it.
+	long := strings.Repeat("x", cloudwatch.MaxEventSize-1) + "é" + strings.Repeat("y", 100)
+	rcpt, err := w.Deliver(context.Background(), recordsDelivery(t, "g", []deliver.Record{
+		{Time: time.Now().Add(-time.Minute), Message: long},
+		{Time: time.Now(), Message: "short"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Repeat("x", cloudwatch.MaxEventSize-1)
+	if rcpt.Events != 2 || rcpt.Truncated != 1 || rcpt.Bytes != int64(len(want)+len("short")) {
+		t.Errorf("receipt %+v, want 2 events, 1 truncated, %d bytes", rcpt, len(want)+len("short"))
+	}
+	lines := strings.Split(strings.TrimSuffix(readFile(t, filepath.Join(dir, "g/c1/checkout/checkout-7f9c-x1.log")), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2", len(lines))
+	}
+	if _, msg, _ := strings.Cut(lines[0], "\t"); msg != want {
+		t.Errorf("first message is %d bytes (valid UTF-8: %v), want %d bytes of x", len(msg), utf8.ValidString(msg), len(want))
+	}
+}
+
+func TestLegacyEventSizeAndSpan(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := records.New(dir, func(o *records.Options) { o.MaxEventSize = cloudwatch.LegacyMaxEventSize })
+	now := time.Now()
+	rcpt, err := w.Deliver(context.Background(), recordsDelivery(t, "g", []deliver.Record{
+		{Time: now.Add(-50 * time.Hour), Message: strings.Repeat("x", 300<<10)},
+		{Time: now.Add(-time.Hour), Message: "a day and more later: a batch of its own"},
+		{Time: now, Message: "bad \xff byte"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rcpt.Truncated != 1 || rcpt.Calls != 2 || rcpt.Events != 3 {
+		t.Errorf("receipt %+v, want 3 events, 1 truncated, in 2 writes (a batch spans at most 24 hours)", rcpt)
+	}
+	got := readFile(t, filepath.Join(dir, "g/c1/checkout/checkout-7f9c-x1.log"))
+	if !strings.Contains(got, "\t"+strings.Repeat("x", cloudwatch.LegacyMaxEventSize)+"\n") {
+		t.Error("the long message is not cut at the legacy limit")
+	}
+	if !strings.HasSuffix(got, "\tbad \uFFFD byte\n") {
+		t.Errorf("invalid UTF-8 is not repaired as CloudWatch would store it: %q", got[len(got)-20:])
 	}
 }

@@ -20,9 +20,9 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch/cloudwatchtest"
 	"github.com/logdelivery/logdelivery/deliver/file"
 	"github.com/logdelivery/logdelivery/internal/cwbatch"
-	"github.com/logdelivery/logdelivery/internal/fakecwl"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 )
@@ -220,8 +220,8 @@ func (s signingSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, opt
 
 // newFake starts the CloudWatch Logs fake with every tenant's log group.
 // Streams are created by the deliverer on demand, as in production.
-func newFake(tenants int, latency time.Duration) *fakecwl.Server {
-	f := fakecwl.New(fakecwl.Options{DiscardEvents: true, Now: func() time.Time { return clock }, Latency: latency})
+func newFake(tenants int, latency time.Duration) *cloudwatchtest.Server {
+	f := cloudwatchtest.NewServer(cloudwatchtest.Options{DiscardEvents: true, Now: func() time.Time { return clock }, Latency: latency})
 	for i := range tenants {
 		f.CreateLogGroup(logGroup(tenantName(i)))
 	}
@@ -240,7 +240,7 @@ type endpointStats struct {
 	CPU             time.Duration // the endpoint's process during delivery, when it is not the delivery's
 }
 
-func fakeStats(f *fakecwl.Server) endpointStats {
+func fakeStats(f *cloudwatchtest.Server) endpointStats {
 	type sum struct{ events, bytes int64 }
 	perStream := map[[2]string]*sum{}
 	s := endpointStats{PutLogEvents: f.Calls("PutLogEvents"), CreateLogStream: f.Calls("CreateLogStream")}

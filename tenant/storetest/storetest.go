@@ -1,10 +1,13 @@
-// Package storetest is the conformance suite of tenant.Store
-// implementations. Every store in this module runs it; run it against your
-// own store too:
+// Package storetest is the conformance suite of tenant.Store and
+// tenant.ConfigStore implementations. Every store in this module runs
+// them; run them against your own store too:
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) tenant.Store { return newEmptyStore(t) })
 //	}
+//
+// Run checks writable stores; RunConfigStore checks what the dispatcher
+// reads, of any store, read-only ones and caches included.
 package storetest
 
 import (

@@ -1,4 +1,4 @@
-package fakecwl_test
+package cloudwatchtest_test
 
 import (
 	"context"
@@ -13,16 +13,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch/cloudwatchtest"
 	"github.com/logdelivery/logdelivery/internal/awserr"
-	"github.com/logdelivery/logdelivery/internal/fakecwl"
 )
 
 var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
-func setup(t *testing.T, opts fakecwl.Options) (*fakecwl.Server, *cloudwatchlogs.Client) {
+func setup(t *testing.T, opts cloudwatchtest.Options) (*cloudwatchtest.Server, *cloudwatchlogs.Client) {
 	t.Helper()
 	opts.Now = func() time.Time { return now }
-	s := fakecwl.New(opts)
+	s := cloudwatchtest.NewServer(opts)
 	t.Cleanup(s.Close)
 	c := cloudwatchlogs.NewFromConfig(aws.Config{
 		Region: "us-east-1", BaseEndpoint: aws.String(s.URL),
@@ -50,7 +50,7 @@ func put(c *cloudwatchlogs.Client, ev []types.InputLogEvent) (*cloudwatchlogs.Pu
 }
 
 func TestPutLogEventsRules(t *testing.T) {
-	s, c := setup(t, fakecwl.Options{})
+	s, c := setup(t, cloudwatchtest.Options{})
 	s.CreateLogStream("g", "s")
 	maxBytes := events(16, 65536-26, time.Millisecond)
 	overBytes := events(16, 65536-26, time.Millisecond)
@@ -69,8 +69,8 @@ func TestPutLogEventsRules(t *testing.T) {
 		{"no events", events(0, 1, 0), false},
 		{"exactly 1048576 bytes", maxBytes, true},
 		{"1048577 bytes", overBytes, false},
-		{"maximum event", events(1, fakecwl.DefaultMaxEvent, 0), true},
-		{"event too large", events(1, fakecwl.DefaultMaxEvent+1, 0), false},
+		{"maximum event", events(1, cloudwatchtest.DefaultMaxEventSize, 0), true},
+		{"event too large", events(1, cloudwatchtest.DefaultMaxEventSize+1, 0), false},
 		{"out of order", unordered, false},
 		{"span 24h", events(2, 1, 24*time.Hour), true},
 		{"span over 24h", events(2, 1, 24*time.Hour+time.Millisecond), false},
@@ -90,16 +90,16 @@ func TestPutLogEventsRules(t *testing.T) {
 }
 
 func TestLegacyEventSize(t *testing.T) {
-	s, c := setup(t, fakecwl.Options{MaxEventSize: 256*1024 - 26})
+	s, c := setup(t, cloudwatchtest.Options{MaxEventSize: cloudwatchtest.LegacyMaxEventSize})
 	s.CreateLogStream("g", "s")
-	_, err := put(c, events(1, 256*1024-26, 0))
+	_, err := put(c, events(1, cloudwatchtest.LegacyMaxEventSize, 0))
 	require.NoError(t, err)
-	_, err = put(c, events(1, 256*1024-25, 0))
+	_, err = put(c, events(1, cloudwatchtest.LegacyMaxEventSize+1, 0))
 	require.Error(t, err)
 }
 
 func TestResourcesAndNotFound(t *testing.T) {
-	s, c := setup(t, fakecwl.Options{})
+	s, c := setup(t, cloudwatchtest.Options{})
 	ctx := context.Background()
 	_, err := put(c, events(1, 1, 0))
 	assert.Equal(t, "ResourceNotFoundException", awserr.Code(err))
@@ -136,12 +136,12 @@ func TestResourcesAndNotFound(t *testing.T) {
 }
 
 func TestTooOldAndTooNewAreRejected(t *testing.T) {
-	s, c := setup(t, fakecwl.Options{})
+	s, c := setup(t, cloudwatchtest.Options{})
 	s.CreateLogStream("g", "s")
 	at := func(d time.Duration, msg string) types.InputLogEvent {
 		return types.InputLogEvent{Timestamp: aws.Int64(now.Add(d).UnixMilli()), Message: aws.String(msg)}
 	}
-	out, err := put(c, []types.InputLogEvent{at(-fakecwl.MaxEventAge-time.Hour, "old"), at(-fakecwl.MaxEventAge+time.Hour, "ok")})
+	out, err := put(c, []types.InputLogEvent{at(-cloudwatchtest.MaxEventAge-time.Hour, "old"), at(-cloudwatchtest.MaxEventAge+time.Hour, "ok")})
 	require.NoError(t, err)
 	require.NotNil(t, out.RejectedLogEventsInfo)
 	assert.Equal(t, int32(1), *out.RejectedLogEventsInfo.TooOldLogEventEndIndex)
@@ -153,38 +153,38 @@ func TestTooOldAndTooNewAreRejected(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	s, c := setup(t, fakecwl.Options{})
+	s, c := setup(t, cloudwatchtest.Options{})
 	s.CreateLogStream("g", "s")
 	for _, tc := range []struct {
-		fault  *fakecwl.Fault
+		fault  *cloudwatchtest.Fault
 		status int
 	}{
-		{fakecwl.Throttle(), 400},
-		{fakecwl.Unavailable(), 503},
-		{fakecwl.InternalError(), 500},
-		{fakecwl.NotFound("gone"), 400},
+		{cloudwatchtest.Throttle(), 400},
+		{cloudwatchtest.Unavailable(), 503},
+		{cloudwatchtest.InternalError(), 500},
+		{cloudwatchtest.NotFound("gone"), 400},
 	} {
-		s.SetHook(func(fakecwl.Call) *fakecwl.Fault { return tc.fault })
+		s.SetHook(func(cloudwatchtest.Call) *cloudwatchtest.Fault { return tc.fault })
 		_, err := put(c, events(1, 1, 0))
 		require.Error(t, err)
 		assert.Equal(t, tc.fault.Code, awserr.Code(err))
 		assert.Equal(t, tc.status, awserr.StatusCode(err))
 	}
-	s.SetHook(func(fakecwl.Call) *fakecwl.Fault { return fakecwl.Throttle() })
+	s.SetHook(func(cloudwatchtest.Call) *cloudwatchtest.Fault { return cloudwatchtest.Throttle() })
 	_, err := put(c, events(1, 1, 0))
 	assert.True(t, awserr.IsRetryable(err), "throttling is retried: %v", err)
 
-	var seen fakecwl.Call
-	s.SetHook(func(c fakecwl.Call) *fakecwl.Fault {
+	var seen cloudwatchtest.Call
+	s.SetHook(func(c cloudwatchtest.Call) *cloudwatchtest.Fault {
 		seen = c
-		return &fakecwl.Fault{RejectOld: 1, RejectNew: 1}
+		return &cloudwatchtest.Fault{RejectOld: 1, RejectNew: 1}
 	})
 	out, err := put(c, events(4, 1, time.Millisecond))
 	require.NoError(t, err)
 	assert.Equal(t, int32(1), *out.RejectedLogEventsInfo.TooOldLogEventEndIndex)
 	assert.Equal(t, int32(3), *out.RejectedLogEventsInfo.TooNewLogEventStartIndex)
 	assert.Equal(t, 2, s.EventCount("g", "s"))
-	assert.Equal(t, fakecwl.Call{Op: "PutLogEvents", N: 6, Group: "g", Stream: "s", Events: 4, AccessKeyID: "AKIDFAKE"}, seen)
+	assert.Equal(t, cloudwatchtest.Call{Op: "PutLogEvents", N: 6, Group: "g", Stream: "s", Events: 4, AccessKeyID: "AKIDFAKE"}, seen)
 
 	s.ResetCounters()
 	assert.Zero(t, s.TotalCalls())
@@ -192,7 +192,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestDiscardEvents(t *testing.T) {
-	s, c := setup(t, fakecwl.Options{DiscardEvents: true, Latency: time.Millisecond})
+	s, c := setup(t, cloudwatchtest.Options{DiscardEvents: true, Latency: time.Millisecond})
 	s.CreateLogStream("g", "s")
 	_, err := put(c, events(10, 1, 0))
 	require.NoError(t, err)
@@ -201,4 +201,46 @@ func TestDiscardEvents(t *testing.T) {
 	s.DeleteLogStream("g", "s")
 	assert.Empty(t, s.Streams("g"))
 	assert.Equal(t, []string{"g"}, s.Groups())
+}
+
+func TestAccessDeniedIsPermanent(t *testing.T) {
+	s, c := setup(t, cloudwatchtest.Options{})
+	s.CreateLogStream("g", "s")
+	s.SetHook(func(cloudwatchtest.Call) *cloudwatchtest.Fault { return cloudwatchtest.AccessDenied() })
+	_, err := put(c, events(1, 1, 0))
+	assert.Equal(t, "AccessDeniedException", awserr.Code(err))
+	assert.False(t, awserr.IsRetryable(err), "%v", err)
+}
+
+func TestHang(t *testing.T) {
+	s, c := setup(t, cloudwatchtest.Options{})
+	s.CreateLogStream("g", "s")
+	s.SetHook(func(cloudwatchtest.Call) *cloudwatchtest.Fault { return cloudwatchtest.Hang() })
+
+	// The client gives up at its deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.PutLogEvents(ctx, &cloudwatchlogs.PutLogEventsInput{
+		LogGroupName: aws.String("g"), LogStreamName: aws.String("s"), LogEvents: events(1, 1, 0),
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Zero(t, s.EventCount("g", "s"))
+
+	// Close ends a hung request without answering it.
+	done := make(chan error, 1)
+	go func() {
+		_, err := put(c, events(1, 1, 0))
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return s.Calls("PutLogEvents") == 2 }, 5*time.Second, time.Millisecond)
+	s.Close()
+	select {
+	case err := <-done:
+		assert.Error(t, err, "a hung request fails when the server closes")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close left a hung request hanging")
+	}
+	assert.Zero(t, s.EventCount("g", "s"))
 }

@@ -1,22 +1,48 @@
-// Package fakecwl is an in-process fake of the CloudWatch Logs API that
-// speaks its wire protocol (AWS JSON 1.1: POST /, X-Amz-Target
-// Logs_20140328.<Operation>) so that the real SDK client, with its
-// serialisation, error decoding and retries, can be tested against it.
+// Package cloudwatchtest is an in-process fake of the CloudWatch Logs API
+// for tests: it speaks the service's wire protocol (AWS JSON 1.1, POST /
+// with X-Amz-Target Logs_20140328.<Operation>), so that the real SDK
+// client, with its serialisation, error decoding and retries, runs against
+// it. Start a Server in a test, point the SDK's BaseEndpoint at its URL and
+// inspect what it stored:
 //
-// The fake enforces every PutLogEvents rule the service enforces: 1 to
+//	srv := cloudwatchtest.NewServer(cloudwatchtest.Options{})
+//	defer srv.Close()
+//	client := cloudwatchlogs.NewFromConfig(aws.Config{
+//		Region:       "us-east-1",
+//		BaseEndpoint: aws.String(srv.URL),
+//		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+//	})
+//
+// Any credentials are accepted; the access key that signed each request is
+// shown to hooks (Call.AccessKeyID), so tests can tell identities apart.
+//
+// # Rules
+//
+// The server enforces every PutLogEvents rule the service enforces: 1 to
 // 10,000 events, at most 1,048,576 bytes counting the UTF-8 length of each
 // message plus 26, chronological order, a span of at most 24 hours,
-// non-empty messages, the maximum event size, and existing group and
-// stream. Events older than 14 days or more than 2 hours in the future are
-// reported in rejectedLogEventsInfo and not stored, as the service does.
-// Faults (throttling, 5xx, ResourceNotFound, partial rejections) are
-// injected with a Hook.
+// non-empty valid UTF-8 messages, the maximum event size
+// (Options.MaxEventSize), and an existing group and stream. Events older
+// than 14 days or more than 2 hours ahead of Options.Now are reported in
+// rejectedLogEventsInfo and not stored, as the service does. A request
+// breaking a rule is answered with the service's error
+// (InvalidParameterException, ResourceNotFoundException), so a client that
+// builds bad batches fails its tests.
 //
-// Supported operations: CreateLogGroup, CreateLogStream, PutRetentionPolicy,
-// PutLogEvents and GetLogEvents. Every other operation answers
-// UnknownOperationException and is counted, so tests can assert that no
-// Describe* call was made.
-package fakecwl
+// # Faults
+//
+// A hook (Options.Hook, Server.SetHook) sees every request before it is
+// handled and may answer it with a Fault instead: throttling, 5xx,
+// ResourceNotFound, access denied, a partial rejection, or no answer at all
+// (Hang).
+//
+// # Operations
+//
+// CreateLogGroup, CreateLogStream, PutRetentionPolicy, PutLogEvents and
+// GetLogEvents are supported. Every other operation is answered
+// UnknownOperationException and counted, so tests can assert, for example,
+// that no Describe* call was made.
+package cloudwatchtest
 
 import (
 	"encoding/json"
@@ -32,15 +58,30 @@ import (
 	"unicode/utf8"
 )
 
-// Service limits enforced by the fake.
+// Limits of the service, which the Server enforces.
 const (
-	MaxBatchEvents  = 10000
-	MaxBatchBytes   = 1048576
-	EventOverhead   = 26
-	MaxBatchSpan    = 24 * time.Hour
-	MaxEventAge     = 14 * 24 * time.Hour
-	MaxEventFuture  = 2 * time.Hour
-	DefaultMaxEvent = MaxBatchBytes - EventOverhead // message bytes of the largest event
+	// MaxBatchEvents is the largest number of events of one PutLogEvents
+	// call.
+	MaxBatchEvents = 10000
+	// MaxBatchBytes is the largest size of one PutLogEvents call: the sum
+	// over its events of the UTF-8 length of the message plus
+	// EventOverhead.
+	MaxBatchBytes = 1048576
+	// EventOverhead is the size the service adds to each event's message.
+	EventOverhead = 26
+	// MaxBatchSpan is the largest time between the oldest and the newest
+	// event of one call.
+	MaxBatchSpan = 24 * time.Hour
+	// MaxEventAge and MaxEventFuture bound the timestamps of stored events
+	// relative to Options.Now; events outside are rejected.
+	MaxEventAge    = 14 * 24 * time.Hour
+	MaxEventFuture = 2 * time.Hour
+	// DefaultMaxEventSize is the largest message of one event under the
+	// current 1 MB event limit: 1,048,550 bytes.
+	DefaultMaxEventSize = MaxBatchBytes - EventOverhead
+	// LegacyMaxEventSize is the largest message under the older 256 KB
+	// limit, still enforced in some partitions: 262,118 bytes.
+	LegacyMaxEventSize = 256*1024 - EventOverhead
 )
 
 // Options configure a Server.
@@ -49,11 +90,11 @@ type Options struct {
 	// old or too new. Default: time.Now.
 	Now func() time.Time
 	// MaxEventSize is the largest message, in bytes, a single event may
-	// carry. Default: DefaultMaxEvent (1,048,550, the current 1 MB limit).
-	// Set 262144-26 to act like a partition that enforces the older 256 KB
-	// limit.
+	// carry. Default: DefaultMaxEventSize (the current 1 MB limit). Set
+	// LegacyMaxEventSize to act like a partition that enforces the older
+	// 256 KB limit.
 	MaxEventSize int
-	// DiscardEvents makes the fake count accepted events without storing
+	// DiscardEvents makes the server count accepted events without storing
 	// them, for benchmarks with millions of events.
 	DiscardEvents bool
 	// Hook, when set, is called before each request is handled; a non-nil
@@ -82,13 +123,21 @@ type Fault struct {
 	Status int
 	// Code is the error's __type, e.g. "ThrottlingException". Empty with
 	// RejectOld or RejectNew set: the call succeeds partially.
-	Code    string
+	Code string
+	// Message is the error's message.
 	Message string
 	// RejectOld and RejectNew make a PutLogEvents succeed while rejecting
 	// its first RejectOld events as too old and its last RejectNew events
 	// as too new (reported in rejectedLogEventsInfo, not stored).
 	RejectOld, RejectNew int
+	// Hang leaves the request unanswered until the client gives up on it
+	// (its context ends and the connection closes) or the server is
+	// closed; the other fields are ignored.
+	Hang bool
 }
+
+// Hang returns a fault that leaves a request unanswered: a hung endpoint.
+func Hang() *Fault { return &Fault{Hang: true} }
 
 // Throttle returns the fault CloudWatch Logs answers when a rate limit is
 // exceeded.
@@ -111,11 +160,17 @@ func NotFound(msg string) *Fault {
 	return &Fault{Status: http.StatusBadRequest, Code: "ResourceNotFoundException", Message: msg}
 }
 
+// AccessDenied returns the fault answered to an identity that may not make
+// the call (a tenant role without logs:PutLogEvents on the group).
+func AccessDenied() *Fault {
+	return &Fault{Status: http.StatusBadRequest, Code: "AccessDeniedException", Message: "User is not authorized to perform this action"}
+}
+
 // Event is a stored log event.
 type Event struct {
 	Timestamp     int64 // milliseconds since the epoch
 	Message       string
-	IngestionTime int64
+	IngestionTime int64 // milliseconds since the epoch, from Options.Now
 }
 
 // Batch describes one accepted PutLogEvents call.
@@ -137,13 +192,17 @@ type group struct {
 	streams   map[string]*stream
 }
 
-// Server is a running fake. Its methods are safe for concurrent use.
+// Server is a running fake CloudWatch Logs endpoint. Its methods are safe
+// for concurrent use.
 type Server struct {
-	// URL is the endpoint to give the SDK client (BaseEndpoint).
+	// URL is the endpoint to give the SDK client (aws.Config.BaseEndpoint),
+	// such as http://127.0.0.1:41234.
 	URL string
 
-	srv  *httptest.Server
-	opts Options
+	srv    *httptest.Server
+	opts   Options
+	closed chan struct{} // closed by Close: hung requests return
+	once   sync.Once
 
 	mu      sync.Mutex
 	hook    func(Call) *Fault
@@ -152,22 +211,29 @@ type Server struct {
 	batches []Batch
 }
 
-// New starts a fake. Close it when done.
-func New(opts Options) *Server {
+// NewServer starts a server listening on a local port. Close it when
+// done.
+func NewServer(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.MaxEventSize <= 0 {
-		opts.MaxEventSize = DefaultMaxEvent
+		opts.MaxEventSize = DefaultMaxEventSize
 	}
-	s := &Server{opts: opts, hook: opts.Hook, groups: map[string]*group{}, calls: map[string]int{}}
+	s := &Server{opts: opts, hook: opts.Hook, closed: make(chan struct{}), groups: map[string]*group{}, calls: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
 	return s
 }
 
-// Close shuts the server down.
-func (s *Server) Close() { s.srv.Close() }
+// Close shuts the server down; hung requests end without an answer. It may
+// be called more than once.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		close(s.closed)
+		s.srv.Close()
+	})
+}
 
 // SetHook replaces the fault hook (nil: none).
 func (s *Server) SetHook(h func(Call) *Fault) {
@@ -267,7 +333,7 @@ func (s *Server) EventCount(groupName, streamName string) int {
 	return 0
 }
 
-// Calls returns how many requests of an operation the fake received,
+// Calls returns how many requests of an operation the server received,
 // including those that failed or were faulted.
 func (s *Server) Calls(op string) int {
 	s.mu.Lock()
@@ -346,6 +412,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			t.Stop()
 			return
+		case <-s.closed:
+			t.Stop()
+			panic(http.ErrAbortHandler) // no answer: the connection is closed
 		}
 	}
 	target := r.Header.Get("X-Amz-Target")
@@ -371,6 +440,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if hook != nil {
 		fault = hook(call)
 	}
+	if fault != nil && fault.Hang {
+		select {
+		case <-r.Context().Done():
+		case <-s.closed:
+		}
+		panic(http.ErrAbortHandler) // no answer: the connection is closed
+	}
 	if fault != nil && fault.Code != "" {
 		st := fault.Status
 		if st == 0 {
@@ -393,7 +469,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case "GetLogEvents":
 		resp, aerr = s.getLogEvents(req)
 	default:
-		aerr = errorf(http.StatusBadRequest, "UnknownOperationException", "operation %s is not supported by fakecwl", op)
+		aerr = errorf(http.StatusBadRequest, "UnknownOperationException", "operation %s is not supported by cloudwatchtest", op)
 	}
 	if aerr != nil {
 		writeError(w, aerr)
@@ -425,7 +501,7 @@ func accessKeyID(auth string) string {
 
 func writeError(w http.ResponseWriter, e *apiError) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", "fakecwl")
+	w.Header().Set("X-Amzn-RequestId", "cloudwatchtest")
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.code, "message": e.message})
 }
