@@ -1,5 +1,7 @@
-// Package delivertest provides a recording Deliverer and a settings-free
-// Kind for tests of code that dispatches deliveries.
+// Package delivertest holds what tests of destinations need: RunKind, the
+// conformance suite every destination kind runs (run it on yours), a
+// recording Deliverer and a settings-free Kind for tests of code that
+// dispatches deliveries.
 package delivertest
 
 import (

@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
@@ -39,6 +40,12 @@ var samples embed.FS
 
 //go:embed testdata/configs.yaml
 var sampleConfigs []byte
+
+// samplesTime is when the embedded samples were written (see
+// testdata/generate.go): the stand-in for CloudWatch Logs judges their
+// events' age against it, not against today, so that they are not dropped
+// as too old.
+var samplesTime = time.Date(2025, 8, 30, 11, 30, 0, 0, time.UTC)
 
 func main() {
 	in := flag.String("in", "", "directory of log objects (default: the embedded samples)")
@@ -82,7 +89,11 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 	if err != nil {
 		return 0, err
 	}
-	cw, err := records.New(cwDir)
+	cw, err := records.New(cwDir, func(o *records.Options) {
+		if in == "" {
+			o.Now = func() time.Time { return samplesTime }
+		}
+	})
 	if err != nil {
 		return 0, err
 	}
