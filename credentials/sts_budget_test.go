@@ -21,8 +21,8 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/cloudwatch/cloudwatchtest"
 	"github.com/logdelivery/logdelivery/fault"
-	"github.com/logdelivery/logdelivery/internal/fakecwl"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -66,7 +66,7 @@ func throttledDelivery(t *testing.T) (*fakeSTS, *cloudwatch.Deliverer) {
 	require.NoError(t, err)
 
 	now := time.Now()
-	cwl := fakecwl.New(fakecwl.Options{Now: func() time.Time { return now }})
+	cwl := cloudwatchtest.NewServer(cloudwatchtest.Options{Now: func() time.Time { return now }})
 	t.Cleanup(cwl.Close)
 	cwl.CreateLogGroup(budgetGroup)
 	d, err := cloudwatch.New(chain, func(o *cloudwatch.Options) {
