@@ -61,6 +61,14 @@ type Settings interface {
 	Validate(cfg tenant.DeliveryConfig) []tenant.FieldError
 }
 
+// Bound is implemented by settings that reach a tenant's own AWS
+// resources (a role to assume, a bucket to write): CheckIdentity returns
+// the problems of settings that reach outside the tenant's identity, the
+// operator's record of its accounts, naming each setting as Validate does.
+type Bound interface {
+	CheckIdentity(cfg tenant.DeliveryConfig, id tenant.Identity) []tenant.FieldError
+}
+
 // RegistryOptions configures a Registry.
 type RegistryOptions struct {
 	// Groups resolves the application groups configs name; a config naming
@@ -242,6 +250,22 @@ func (r *Registry) Settings(cfg tenant.DeliveryConfig) (Settings, error) {
 		return nil, tenant.NewValidationError(cfg, problems)
 	}
 	return s, nil
+}
+
+// Bind checks that settings s of cfg, as Settings returned them, reach only
+// resources of the tenant's identity, and returns a *tenant.ValidationError
+// naming each setting that does not, or nil. Settings that reach no AWS
+// account of their own (not Bound) always pass.
+func (r *Registry) Bind(cfg tenant.DeliveryConfig, s Settings, id tenant.Identity) error {
+	b, ok := s.(Bound)
+	if !ok {
+		return nil
+	}
+	problems := b.CheckIdentity(cfg, id)
+	for i := range problems {
+		problems[i].Field = SettingsField(cfg.Kind(), problems[i].Field)
+	}
+	return tenant.NewValidationError(cfg, problems)
 }
 
 // decode decodes cfg.Settings into a new settings value of the kind, one
