@@ -29,8 +29,9 @@ type Kind struct {
 	Summary string
 	// NewSettings returns a new, zero settings value of the kind: a pointer
 	// to a struct whose json tags name the settings' attributes, with a doc
-	// tag describing each and required:"true" on those that must be given
-	// (see Settings).
+	// tag describing each, required:"true" on those that must be given and
+	// operator:"true" on those only the platform operator sets (see
+	// Settings).
 	NewSettings func() Settings
 	// Records says that the kind's deliverer reads the object's records
 	// (Delivery.Records), not its raw bytes: the record destinations of one
@@ -176,7 +177,11 @@ func (r *Registry) Groups() *groups.Registry { return r.groups }
 type FieldDoc struct {
 	Name     string // attribute name (json tag)
 	Doc      string // the doc tag
-	Required bool
+	Required bool   // the required:"true" tag
+	// Operator marks an attribute the platform operator sets, never the
+	// tenant (the operator:"true" tag): configuration APIs refuse it from
+	// tenants and keep the stored value.
+	Operator bool
 	Type     reflect.Type
 }
 
@@ -409,7 +414,8 @@ func fieldDocs(t reflect.Type) ([]FieldDoc, error) {
 		if name == "" {
 			return nil, fmt.Errorf("field %s has no json tag", f.Name)
 		}
-		out = append(out, FieldDoc{Name: name, Doc: f.Tag.Get("doc"), Required: f.Tag.Get("required") == "true", Type: f.Type})
+		out = append(out, FieldDoc{Name: name, Doc: f.Tag.Get("doc"), Required: f.Tag.Get("required") == "true",
+			Operator: f.Tag.Get("operator") == "true", Type: f.Type})
 	}
 	return out, nil
 }
