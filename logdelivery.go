@@ -68,6 +68,9 @@ var (
 	// ErrNoOpener: a deliverer needed the object's content but the
 	// Dispatcher has no Opener.
 	ErrNoOpener = errors.New("no object opener configured")
+	// ErrNoIdentity: the Dispatcher has identities and the tenant has none.
+	// It is retryable: the operator has to record the tenant's accounts.
+	ErrNoIdentity = tenant.ErrNoIdentity
 	// ErrPanic: a deliverer panicked. The panic is recovered, logged with its
 	// stack, and reported as a retryable failure of that delivery only.
 	ErrPanic = errors.New("deliverer panicked")
@@ -107,6 +110,19 @@ type Options struct {
 	// retryable ErrDeadline. In Lambda, leave enough to report results.
 	// Default: 0 (deliveries start until the deadline passes).
 	DeadlineReserve time.Duration
+	// Identities are the operator's records of tenants (tenant.Identity):
+	// with them, every config is bound to its tenant's accounts (a role or
+	// bucket of another account is refused, permanently) and every tenant's
+	// roles are assumed with the tenant's own ExternalId. A tenant without
+	// an identity gets nothing delivered (retryably, until the operator
+	// records one). Default: nil, the seed's compatibility mode: configs
+	// may name any account's roles and buckets and the ExternalId is the
+	// config's or the central account id; NewDispatcher logs a warning.
+	Identities tenant.IdentityStore
+	// ExternalIDs derives the ExternalId of a tenant whose identity has
+	// none (credentials.ExternalIDs.ExternalID). Default: nil, identities
+	// must carry theirs.
+	ExternalIDs func(tenantID string) string
 	// Observer is told about every result as it is produced. Default: none.
 	Observer Observer
 	// Logger receives warnings (unknown groups, invalid configs) and errors.
@@ -183,6 +199,9 @@ func NewDispatcher(store tenant.ConfigStore, kinds *deliver.Registry, optFns ...
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Identities == nil {
+		o.Logger.Warn("logdelivery: no tenant identities (Options.Identities): tenants' configs may name any account's roles and buckets, and every tenant role is assumed with the same ExternalId; a tenant can make the processor deliver into another tenant's account (confused deputy)")
 	}
 	d.sem = semaphore.NewWeighted(int64(o.MaxConcurrency))
 	d.tenants = keyedLimiter{limit: o.MaxPerTenant, slots: map[string]*keyedSlots{}}
@@ -297,13 +316,20 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 		return
 	}
 
+	id, err := d.identity(ctx, tenantID)
+	if err != nil {
+		for _, o := range objs {
+			c.add(Result{index: o.index, Object: o.obj, Key: o.key, Outcome: Failed, Err: err})
+		}
+		return
+	}
 	now := d.opts.Now()
 	plans := make([]plan, len(configs))
 	for i, cfg := range configs {
 		if cfg.TenantID == "" {
 			cfg.TenantID = tenantID
 		}
-		plans[i] = d.plan(cfg, now)
+		plans[i] = d.plan(cfg, id, now)
 	}
 	var wg sync.WaitGroup
 	for _, o := range objs {
@@ -340,6 +366,7 @@ func (d *Dispatcher) dispatchTenant(c *collector, tenantID string, objs []indexe
 // deliver with dl what sel selects, skip for reason, or fail with err.
 type plan struct {
 	cfg      tenant.DeliveryConfig
+	identity *tenant.Identity
 	settings deliver.Settings
 	dl       deliver.Deliverer
 	records  bool // the kind reads records
@@ -366,9 +393,42 @@ func (e *storeError) Error() string {
 
 func (e *storeError) Unwrap() error { return e.err }
 
-// plan validates one config through its kind, once per Dispatch call.
-func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) plan {
-	p := plan{cfg: cfg}
+// identity returns the tenant's identity, with its ExternalId, or nil
+// without identities. Failures, a missing identity included, are the
+// operator's to fix and so retryable.
+func (d *Dispatcher) identity(ctx context.Context, tenantID string) (*tenant.Identity, error) {
+	if d.opts.Identities == nil {
+		return nil, nil
+	}
+	if err := d.sem.Acquire(ctx, 1); err != nil {
+		return nil, fault.Retryable(err)
+	}
+	id, err := d.opts.Identities.Identity(ctx, tenantID)
+	d.sem.Release(1)
+	switch {
+	case errors.Is(err, tenant.ErrNoIdentity):
+		return nil, fault.AlwaysRetryable(fmt.Errorf("tenant %q has no identity record: the operator must record its accounts before anything is delivered: %w", tenantID, err))
+	case err != nil:
+		return nil, fault.AlwaysRetryable(fmt.Errorf("looking up the identity of tenant %q: %w", tenantID, err))
+	case id.TenantID != tenantID:
+		return nil, fault.AlwaysRetryable(fmt.Errorf("the identity store answered for tenant %q with the identity of %q", tenantID, id.TenantID))
+	}
+	if err := id.Validate(); err != nil {
+		return nil, fault.AlwaysRetryable(fmt.Errorf("the identity of tenant %q is invalid: %w", tenantID, err))
+	}
+	if id.ExternalID == "" {
+		if d.opts.ExternalIDs == nil {
+			return nil, fault.AlwaysRetryable(fmt.Errorf("tenant %q has no ExternalId: issue one in its identity or set Options.ExternalIDs", tenantID))
+		}
+		id.ExternalID = d.opts.ExternalIDs(tenantID)
+	}
+	return &id, nil
+}
+
+// plan validates one config through its kind, once per Dispatch call, and
+// binds it to the tenant's identity, if any.
+func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, id *tenant.Identity, now time.Time) plan {
+	p := plan{cfg: cfg, identity: id}
 	switch {
 	case !cfg.IsEnabled():
 		p.reason = ReasonDisabled
@@ -382,6 +442,13 @@ func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, now time.Time) plan {
 		d.opts.Logger.Warn("invalid delivery config", "tenant", cfg.TenantID, "type", cfg.Type, "error", err)
 		p.err = fault.Permanent(err)
 		return p
+	}
+	if id != nil {
+		if err := d.kinds.Bind(cfg, settings, *id); err != nil {
+			d.opts.Logger.Warn("delivery config reaches outside its tenant's accounts", "tenant", cfg.TenantID, "type", cfg.Type, "error", err)
+			p.err = fault.Permanent(err)
+			return p
+		}
 	}
 	kind, _ := d.kinds.Kind(cfg.Kind())
 	if kind.Deliverer == nil {
@@ -480,6 +547,7 @@ func (d *Dispatcher) delivery(j job, rd *reading) *deliver.Delivery {
 		Key:      j.o.key,
 		Config:   j.plan.cfg,
 		Settings: j.plan.settings,
+		Identity: j.plan.identity,
 		Open:     rd.src.open,
 		Records:  rd.records,
 	}

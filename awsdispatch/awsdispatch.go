@@ -43,9 +43,22 @@ type Options struct {
 	Table string
 	// Store replaces the DynamoDB store (for example a filestore).
 	Store tenant.ConfigStore
-	// CacheTTL is how long a tenant's configurations are cached; negative
-	// disables the cache. Default: 60s.
+	// CacheTTL is how long a tenant's configurations (and identity) are
+	// cached; negative disables the caches. Default: 60s.
 	CacheTTL time.Duration
+	// IdentityTable is the DynamoDB table of tenant identities, the
+	// platform operator's record of each tenant's accounts and ExternalId
+	// (dynamostore.Identities). With it every config is bound to its
+	// tenant's accounts and each tenant's roles are assumed with the
+	// tenant's own ExternalId. Default: none, the seed's compatibility mode
+	// (New logs a warning naming the risk).
+	IdentityTable string
+	// Identities replaces the DynamoDB identity store.
+	Identities tenant.IdentityStore
+	// ExternalIDKey is the operator's secret key the ExternalId of a tenant
+	// whose identity carries none is derived from (credentials.ExternalIDs,
+	// at least 32 bytes). Default: none; identities must then carry theirs.
+	ExternalIDKey []byte
 	// UsePathStyle addresses S3 buckets by path (moto, S3-compatible
 	// stores). Default: false.
 	UsePathStyle bool
@@ -133,6 +146,25 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 	if err != nil {
 		return nil, err
 	}
+	identities := o.Identities
+	if identities == nil && o.IdentityTable != "" {
+		identities = dynamostore.NewIdentities(dynamodb.NewFromConfig(cfg), o.IdentityTable)
+	}
+	if identities != nil && o.CacheTTL >= 0 {
+		identities = tenant.NewIdentityCache(identities, func(co *tenant.CacheOptions) {
+			if o.CacheTTL > 0 {
+				co.TTL = o.CacheTTL
+			}
+		})
+	}
+	var externalIDs func(string) string
+	if o.ExternalIDKey != nil {
+		x, err := credentials.NewExternalIDs(o.ExternalIDKey)
+		if err != nil {
+			return nil, fmt.Errorf("awsdispatch: %w", err)
+		}
+		externalIDs = x.ExternalID
+	}
 	kinds := []deliver.Kind{cw.Kind(), s3d.Kind()}
 	for _, k := range o.Kinds {
 		kinds = slices.DeleteFunc(kinds, func(b deliver.Kind) bool { return b.Name == k.Name })
@@ -150,6 +182,8 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 	})
 	return logdelivery.NewDispatcher(store, registry, func(do *logdelivery.Options) {
 		do.Opener = s3.NewOpener(central)
+		do.Identities = identities
+		do.ExternalIDs = externalIDs
 		do.Observer = o.Observer
 		do.Logger = o.Logger
 		if o.Dispatcher != nil {

@@ -72,6 +72,11 @@ type Delivery struct {
 	// Settings are Config's settings decoded by its kind (for example a
 	// *cloudwatch.Settings), already validated.
 	Settings Settings
+	// Identity is the operator's record of the tenant (its accounts and
+	// ExternalId), the settings already bound to it (Registry.Bind); nil
+	// when the processor runs without identities (the seed's compatibility
+	// mode).
+	Identity *tenant.Identity
 
 	// Open opens the raw object (for copying). Each call opens a new stream;
 	// the caller closes it.

@@ -29,8 +29,9 @@ type Kind struct {
 	Summary string
 	// NewSettings returns a new, zero settings value of the kind: a pointer
 	// to a struct whose json tags name the settings' attributes, with a doc
-	// tag describing each and required:"true" on those that must be given
-	// (see Settings).
+	// tag describing each, required:"true" on those that must be given and
+	// operator:"true" on those only the platform operator sets (see
+	// Settings).
 	NewSettings func() Settings
 	// Records says that the kind's deliverer reads the object's records
 	// (Delivery.Records), not its raw bytes: the record destinations of one
@@ -59,6 +60,14 @@ type Settings interface {
 	// the "settings." prefix). Missing required fields are reported by the
 	// Registry before Validate runs.
 	Validate(cfg tenant.DeliveryConfig) []tenant.FieldError
+}
+
+// Bound is implemented by settings that reach a tenant's own AWS
+// resources (a role to assume, a bucket to write): CheckIdentity returns
+// the problems of settings that reach outside the tenant's identity, the
+// operator's record of its accounts, naming each setting as Validate does.
+type Bound interface {
+	CheckIdentity(cfg tenant.DeliveryConfig, id tenant.Identity) []tenant.FieldError
 }
 
 // RegistryOptions configures a Registry.
@@ -168,7 +177,11 @@ func (r *Registry) Groups() *groups.Registry { return r.groups }
 type FieldDoc struct {
 	Name     string // attribute name (json tag)
 	Doc      string // the doc tag
-	Required bool
+	Required bool   // the required:"true" tag
+	// Operator marks an attribute the platform operator sets, never the
+	// tenant (the operator:"true" tag): configuration APIs refuse it from
+	// tenants and keep the stored value.
+	Operator bool
 	Type     reflect.Type
 }
 
@@ -242,6 +255,22 @@ func (r *Registry) Settings(cfg tenant.DeliveryConfig) (Settings, error) {
 		return nil, tenant.NewValidationError(cfg, problems)
 	}
 	return s, nil
+}
+
+// Bind checks that settings s of cfg, as Settings returned them, reach only
+// resources of the tenant's identity, and returns a *tenant.ValidationError
+// naming each setting that does not, or nil. Settings that reach no AWS
+// account of their own (not Bound) always pass.
+func (r *Registry) Bind(cfg tenant.DeliveryConfig, s Settings, id tenant.Identity) error {
+	b, ok := s.(Bound)
+	if !ok {
+		return nil
+	}
+	problems := b.CheckIdentity(cfg, id)
+	for i := range problems {
+		problems[i].Field = SettingsField(cfg.Kind(), problems[i].Field)
+	}
+	return tenant.NewValidationError(cfg, problems)
 }
 
 // decode decodes cfg.Settings into a new settings value of the kind, one
@@ -385,7 +414,8 @@ func fieldDocs(t reflect.Type) ([]FieldDoc, error) {
 		if name == "" {
 			return nil, fmt.Errorf("field %s has no json tag", f.Name)
 		}
-		out = append(out, FieldDoc{Name: name, Doc: f.Tag.Get("doc"), Required: f.Tag.Get("required") == "true", Type: f.Type})
+		out = append(out, FieldDoc{Name: name, Doc: f.Tag.Get("doc"), Required: f.Tag.Get("required") == "true",
+			Operator: f.Tag.Get("operator") == "true", Type: f.Type})
 	}
 	return out, nil
 }

@@ -224,6 +224,12 @@ func New(chain credentials.CredentialChain, optFns ...func(*Options)) (*Delivere
 	return &Deliverer{chain: chain, opts: o, template: tmpl, log: log, locks: map[string]*streamLock{}}, nil
 }
 
+// mustAccount returns the account of a role ARN the settings validated.
+func mustAccount(roleARN string) string {
+	r, _ := credentials.ParseRoleARN(roleARN)
+	return r.Account
+}
+
 // DeliveryError reports a delivery that stopped on a failed batch. It wraps
 // the failure and is itself marked retryable or permanent (package fault).
 type DeliveryError struct {
@@ -267,9 +273,19 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 	}
 	var hops []credentials.Hop
 	if st.LogDistributionRoleARN != "" {
+		// With tenant identities the operator's record decides the
+		// ExternalId and the role's account; the seed's external_id only
+		// counts without them.
+		externalID := st.ExternalID
+		if d.Identity != nil {
+			if msg := d.Identity.AccountProblem(mustAccount(st.LogDistributionRoleARN)); msg != "" {
+				return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: %s/%s: log_distribution_role_arn: %s", cfg.TenantID, cfg.Type, msg))
+			}
+			externalID = d.Identity.ExternalID
+		}
 		hops = append(hops, credentials.Hop{
 			RoleARN:     st.LogDistributionRoleARN,
-			ExternalID:  st.ExternalID,
+			ExternalID:  externalID,
 			SessionName: dv.opts.SessionName(d),
 		})
 	}

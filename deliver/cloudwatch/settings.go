@@ -18,7 +18,23 @@ const KindName = tenant.KindCloudWatch
 type Settings struct {
 	LogDistributionRoleARN string `json:"log_distribution_role_arn,omitempty" required:"true" doc:"The tenant's IAM role the processor assumes (through the central role) to write to the log group."`
 	LogGroupName           string `json:"log_group_name,omitempty" required:"true" doc:"The tenant's log group: at most 512 letters, digits, '_', '-', '/', '.' and '#', not under aws/."`
-	ExternalID             string `json:"external_id,omitempty" doc:"ExternalId presented to the tenant's role; empty means the central account id."`
+	// ExternalID is the ExternalId of the original schema's items, used
+	// only when the processor runs without tenant identities; with them the
+	// operator's record decides it (see Identity).
+	ExternalID string `json:"external_id,omitempty" operator:"true" doc:"Set by the platform operator, not through the API: the ExternalId presented to the tenant's role when the processor has no tenant identities; empty means the central account id."`
+}
+
+// CheckIdentity refuses a role outside the tenant's accounts: with it, a
+// tenant's config could make the processor act as another tenant's role.
+func (s *Settings) CheckIdentity(_ tenant.DeliveryConfig, id tenant.Identity) []tenant.FieldError {
+	role, err := credentials.ParseRoleARN(s.LogDistributionRoleARN)
+	if err != nil {
+		return nil // Validate reports it
+	}
+	if msg := id.AccountProblem(role.Account); msg != "" {
+		return []tenant.FieldError{{Field: "log_distribution_role_arn", Message: msg}}
+	}
+	return nil
 }
 
 var (

@@ -33,6 +33,7 @@ import (
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/awserr"
 	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/tenant"
 )
 
 // DefaultKeyTemplate is the destination key template: the config's
@@ -221,8 +222,13 @@ func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.
 		rcpt:   &rcpt,
 		source: copySource(dl.Object.Bucket, dl.Object.Key, dl.Object.VersionID),
 	}
-	if st.BucketOwner != "" {
-		c.owner = aws.String(st.BucketOwner)
+	if dl.Identity != nil {
+		if err := boundErr(cfg, st, *dl.Identity); err != nil {
+			return rcpt, err
+		}
+	}
+	if owner := st.ExpectedOwner(dl.Identity); owner != "" {
+		c.owner = aws.String(owner)
 	}
 	// Without a key of its own the copy sends no encryption header, so the
 	// tenant bucket's default encryption applies (SSE-S3 at least: S3
@@ -260,6 +266,15 @@ func (d *Deliverer) Deliver(ctx context.Context, dl *deliver.Delivery) (deliver.
 	rcpt.Objects, rcpt.Bytes = 1, size
 	d.opts.Logger.DebugContext(ctx, "s3 copy delivered", "source", dl.Object.Bucket+"/"+dl.Object.Key, "destination", rcpt.Location, "bytes", size, "calls", rcpt.Calls)
 	return rcpt, nil
+}
+
+// boundErr is the permanent error of settings that reach outside the
+// tenant's identity, or nil.
+func boundErr(cfg tenant.DeliveryConfig, st *Settings, id tenant.Identity) error {
+	if problems := st.CheckIdentity(cfg, id); len(problems) > 0 {
+		return fault.Permanent(fmt.Errorf("s3 deliverer: %s/%s: %s: %s", cfg.TenantID, cfg.Type, problems[0].Field, problems[0].Message))
+	}
+	return nil
 }
 
 // maxMetadataSize is S3's limit on the user metadata of an object: the

@@ -99,6 +99,32 @@ func isIPv4(s string) bool {
 	return err == nil && a.Is4()
 }
 
+// CheckIdentity refuses a bucket owner outside the tenant's accounts, and
+// requires one when the tenant has several accounts: copies are made with
+// the central role, which may write many tenants' buckets, so the expected
+// owner is what keeps a tenant's copies in its own account.
+func (s *Settings) CheckIdentity(_ tenant.DeliveryConfig, id tenant.Identity) []tenant.FieldError {
+	switch {
+	case s.BucketOwner != "":
+		if msg := id.AccountProblem(s.BucketOwner); msg != "" {
+			return []tenant.FieldError{{Field: "bucket_owner", Message: msg}}
+		}
+	case len(id.Accounts) > 1:
+		return []tenant.FieldError{{Field: "bucket_owner", Message: fmt.Sprintf("is required: tenant %q has several accounts (%s), say which owns the bucket", id.TenantID, strings.Join(id.Accounts, ", "))}}
+	}
+	return nil
+}
+
+// ExpectedOwner returns the account the bucket must belong to: BucketOwner,
+// or the tenant's only account when the delivery has an identity; "" when
+// neither says.
+func (s *Settings) ExpectedOwner(id *tenant.Identity) string {
+	if s.BucketOwner != "" || id == nil || len(id.Accounts) != 1 {
+		return s.BucketOwner
+	}
+	return id.Accounts[0]
+}
+
 // Kind returns the S3 kind without a deliverer, for registries that only
 // validate configs. (*Deliverer).Kind returns it with one.
 func Kind() deliver.Kind {

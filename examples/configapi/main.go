@@ -8,6 +8,9 @@
 //	TENANT_CONFIG_FILE           a JSON or YAML file store (created on the first write)
 //	TENANT_CONFIG_TABLE          a DynamoDB table (AWS settings from the usual AWS_* variables,
 //	                             e.g. AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB)
+//	TENANT_IDENTITY_TABLE        optional: the operator's tenant identities (DynamoDB); with it
+//	                             a config naming a role or bucket owner outside its tenant's
+//	                             accounts is refused (422)
 //	CONFIG_API_KEYS              signing keys: "id1:secret1,id2:secret2"
 //	CONFIG_API_KEYS_FILE         signing keys, one "id:secret" per line ('#' starts a comment)
 //	CONFIG_API_GRANTS            optional: which tenants each key may use,
@@ -89,10 +92,18 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 	if err != nil {
 		return err
 	}
+	identities, err := openIdentities(ctx, getenv("TENANT_IDENTITY_TABLE"))
+	if err != nil {
+		return err
+	}
+	if identities == nil {
+		logger.Warn("configapi: no TENANT_IDENTITY_TABLE: configs are not bound to their tenants' accounts; a tenant's key can point its config at another tenant's role or bucket")
+	}
 	opts := func(o *configapi.Options) {
 		o.Authorizer = authz
 		o.Logger = logger
 		o.RequireIfMatch = getenv("CONFIG_API_REQUIRE_IF_MATCH") == "true"
+		o.Identities = identities
 	}
 	maxBody := int64(0)
 	if s := getenv("CONFIG_API_MAX_BODY_BYTES"); s != "" {

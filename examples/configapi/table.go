@@ -17,13 +17,33 @@ import (
 // openTable opens the DynamoDB store of table, with the AWS settings of the
 // environment (AWS_REGION, credentials, AWS_ENDPOINT_URL).
 func openTable(ctx context.Context, table string, logger *slog.Logger) (tenant.Store, string, error) {
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	store := dynamostore.New(dynamodb.NewFromConfig(cfg), table, func(o *dynamostore.Options) { o.Logger = logger })
+	return store, "DynamoDB table " + table, nil
+}
+
+// openIdentities opens the identity table, if any, cached.
+func openIdentities(ctx context.Context, table string) (tenant.IdentityStore, error) {
+	if table == "" {
+		return nil, nil
+	}
+	cfg, err := awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tenant.NewIdentityCache(dynamostore.NewIdentities(dynamodb.NewFromConfig(cfg), table)), nil
+}
+
+func awsConfig(ctx context.Context) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, "", fmt.Errorf("loading AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(cfg), table, func(o *dynamostore.Options) { o.Logger = logger })
-	return store, "DynamoDB table " + table, nil
+	return cfg, nil
 }

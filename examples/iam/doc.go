@@ -5,6 +5,14 @@
 // API's role, the collector's role and the deployer's (table creation). Its test checks that they parse and
 // allow every AWS operation the library issues.
 //
+// The tenant role's trust policy requires the tenant's own ExternalId: the
+// value the platform operator gives each tenant, recorded in its identity
+// (tenant.Identity) or derived from the tenant id under the operator's key
+// (credentials.ExternalIDs, values "ld-" and 32 characters). Never the
+// central account id, which every tenant would share, and never a value
+// the tenant chose: either lets one tenant's config assume another
+// tenant's role.
+//
 // Tenant buckets should use Object Ownership "BucketOwnerEnforced" (the
 // default for new buckets): the tenant then owns every delivered object.
 // The deliverer still sends the bucket-owner-full-control ACL, for buckets

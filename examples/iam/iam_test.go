@@ -2,6 +2,7 @@ package iam
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -91,7 +92,9 @@ func TestTenantRoleRequiresExternalID(t *testing.T) {
 	d := load(t, "tenant-cloudwatch-role-trust.json")
 	for _, s := range d.Statement {
 		if slices.Contains(s.Action, "sts:AssumeRole") {
-			assert.Contains(t, s.Condition["StringEquals"], "sts:ExternalId")
+			require.Contains(t, s.Condition["StringEquals"], "sts:ExternalId")
+			id := fmt.Sprint(s.Condition["StringEquals"]["sts:ExternalId"])
+			assert.Regexp(t, `^ld-[a-z2-7]{32}$`, id, "the tenant's own ExternalId (credentials.ExternalIDs), not one every tenant shares")
 		}
 	}
 	// UploadPartCopy and CompleteMultipartUpload carry no x-amz-acl header:

@@ -12,11 +12,16 @@
 // TENANT_CONFIG_FILE (DynamoDB table, or a local YAML/JSON file of configs),
 // CENTRAL_LOG_DISTRIBUTION_ROLE_ARN, SQS_QUEUE_URL (sqs mode), AWS_REGION,
 // AWS_ENDPOINT_URL, AWS_S3_USE_PATH_STYLE, METRICS_ADDR (sqs mode, default
-// ":9090"). Logs go to stderr.
+// ":9090"), TENANT_IDENTITY_TABLE (the operator's tenant identities: binds
+// every config to its tenant's accounts; without it the processor runs in
+// the seed's compatibility mode and warns), EXTERNAL_ID_KEY (base64, at
+// least 32 bytes: the key tenants' ExternalIds are derived from). Logs go
+// to stderr.
 package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -67,8 +72,16 @@ func run(mode string, logger *slog.Logger) (int, error) {
 		cfg.BaseEndpoint = aws.String(ep)
 	}
 	pathStyle, _ := strconv.ParseBool(os.Getenv("AWS_S3_USE_PATH_STYLE"))
+	var externalIDKey []byte
+	if k := os.Getenv("EXTERNAL_ID_KEY"); k != "" {
+		if externalIDKey, err = base64.StdEncoding.DecodeString(k); err != nil {
+			return 0, fmt.Errorf("EXTERNAL_ID_KEY is not base64: %w", err)
+		}
+	}
 	opts := func(o *awsdispatch.Options) {
 		o.Table = os.Getenv("TENANT_CONFIG_TABLE")
+		o.IdentityTable = os.Getenv("TENANT_IDENTITY_TABLE")
+		o.ExternalIDKey = externalIDKey
 		o.CentralRoleARN = os.Getenv("CENTRAL_LOG_DISTRIBUTION_ROLE_ARN")
 		o.UsePathStyle = pathStyle
 		o.Logger = logger

@@ -66,6 +66,12 @@ type Options struct {
 	DefaultListLimit int
 	// MaxListLimit is the largest limit accepted. Default: 1000.
 	MaxListLimit int
+	// Identities are the platform operator's records of tenants: with
+	// them, a config that names a role or a bucket owner outside its
+	// tenant's accounts is refused with 422, as is any config of a tenant
+	// the operator has not recorded. Default: nil, no binding (the seed's
+	// compatibility mode).
+	Identities tenant.IdentityStore
 	// Now returns the current time, for the expiry check of the validate
 	// endpoint. Default: time.Now.
 	Now func() time.Time

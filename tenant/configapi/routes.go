@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/tenant"
 )
 
@@ -315,7 +317,7 @@ func serveCreate(c *call) error {
 		return err
 	}
 	c.typ = cfg.Type
-	if err := c.check(&cfg, false); err != nil {
+	if err := c.check(&cfg, false, nil); err != nil {
 		return err
 	}
 	stored, err := c.h.store.Create(c.r.Context(), cfg)
@@ -346,7 +348,11 @@ func serveReplace(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := c.check(&cfg, true); err != nil {
+	cur, err := c.h.store.Get(c.r.Context(), c.tenantID, c.typ)
+	if err != nil {
+		return err
+	}
+	if err := c.check(&cfg, true, &cur); err != nil {
 		return err
 	}
 	cond, err := c.condition(im)
@@ -395,7 +401,7 @@ func servePatch(c *call) error {
 		if err != nil {
 			return err
 		}
-		if err := c.check(&cfg, false); err != nil {
+		if err := c.check(&cfg, false, &cur); err != nil {
 			return err
 		}
 		// The stored version read above guards the write, so that a
@@ -486,8 +492,10 @@ func serveValidate(c *call) error {
 // problem listing every invalid field. With fill, an empty tenant_id or
 // type takes the path's value (PUT); without, only tenant_id does (POST,
 // whose path has no type, and PATCH, where an empty value was patched to
-// null). Timestamps are the store's to set.
-func (c *call) check(cfg *tenant.DeliveryConfig, fill bool) error {
+// null). Timestamps are the store's to set. stored is the config being
+// changed (nil for POST): settings only the operator sets keep its values.
+// With identities, the config must reach only the tenant's own accounts.
+func (c *call) check(cfg *tenant.DeliveryConfig, fill bool, stored *tenant.DeliveryConfig) error {
 	cfg.CreatedAt, cfg.UpdatedAt = "", ""
 	var mismatch []tenant.FieldError
 	if cfg.TenantID == "" && c.r.Method != http.MethodPatch {
@@ -502,16 +510,60 @@ func (c *call) check(cfg *tenant.DeliveryConfig, fill bool) error {
 	if cfg.Type != "" && cfg.Type != c.typ {
 		mismatch = append(mismatch, tenant.FieldError{Field: "type", Message: fmt.Sprintf("%q does not match the type in the path (%q)", cfg.Type, c.typ)})
 	}
-	var problems []tenant.FieldError
+	problems := c.operatorFields(cfg, fill, stored)
 	var ve *tenant.ValidationError
-	if err := c.h.kinds.Validate(*cfg); errors.As(err, &ve) {
-		problems = ve.Problems
+	settings, err := c.h.kinds.Settings(*cfg)
+	if errors.As(err, &ve) {
+		problems = append(problems, ve.Problems...)
 	} else if err != nil {
 		return err
 	}
 	problems = append(problems, mismatch...)
+	if len(problems) == 0 && c.h.opts.Identities != nil {
+		id, err := c.h.opts.Identities.Identity(c.r.Context(), c.tenantID)
+		switch {
+		case errors.Is(err, tenant.ErrNoIdentity):
+			problems = append(problems, tenant.FieldError{Field: tenant.FieldTenantID,
+				Message: fmt.Sprintf("tenant %q has no identity record yet: the platform operator must record its accounts before it can configure destinations", c.tenantID)})
+		case err != nil:
+			return fmt.Errorf("looking up the identity of tenant %q: %w", c.tenantID, err)
+		default:
+			if errors.As(c.h.kinds.Bind(*cfg, settings, id), &ve) {
+				problems = append(problems, ve.Problems...)
+			}
+		}
+	}
 	if len(problems) > 0 {
 		return validationProblem(problems)
 	}
 	return nil
+}
+
+// operatorFields keeps the settings only the platform operator sets as
+// stored: a PUT that leaves one out keeps the stored value, and any request
+// that sets one to another value, or a PATCH that removes one, is refused.
+func (c *call) operatorFields(cfg *tenant.DeliveryConfig, fill bool, stored *tenant.DeliveryConfig) []tenant.FieldError {
+	var problems []tenant.FieldError
+	kind := cfg.Kind()
+	for _, f := range c.h.kinds.Fields(kind) {
+		if !f.Operator {
+			continue
+		}
+		var was any
+		if stored != nil && stored.Kind() == kind {
+			was = stored.Settings[f.Name]
+		}
+		now, given := cfg.Settings[f.Name]
+		switch {
+		case !given && was != nil && fill:
+			if cfg.Settings == nil {
+				cfg.Settings = map[string]any{}
+			}
+			cfg.Settings[f.Name] = was
+		case !given && was != nil, given && !reflect.DeepEqual(now, was):
+			problems = append(problems, tenant.FieldError{Field: deliver.SettingsField(kind, f.Name),
+				Message: "is set by the platform operator; it cannot be written through this API"})
+		}
+	}
+	return problems
 }

@@ -16,12 +16,15 @@ import (
 // the operations a Store uses, with the expression grammar it writes:
 // conditions of attribute_exists, attribute_not_exists and = joined by AND;
 // updates of SET (with if_not_exists) and REMOVE. Tables have the Store's
-// key schema. Anything else is refused with a ValidationException, so a
+// key schema (partition key tenant_id, with the sort key type or, for the
+// identities table, without one). Anything else is refused with a ValidationException, so a
 // change in the Store's requests shows up as a test failure.
 type fakeDynamo struct {
 	mu     sync.Mutex
 	tables map[string]map[[2]string]map[string]any
-	calls  []fakeCall
+	// hashOnly holds the tables created without a sort key.
+	hashOnly map[string]bool
+	calls    []fakeCall
 	// fail, when set, answers a request with an error instead.
 	fail func(op string) *fakeErr
 }
@@ -39,7 +42,7 @@ type fakeErr struct {
 }
 
 func newFakeDynamo() *fakeDynamo {
-	return &fakeDynamo{tables: map[string]map[[2]string]map[string]any{}}
+	return &fakeDynamo{tables: map[string]map[[2]string]map[string]any{}, hashOnly: map[string]bool{}}
 }
 
 func (f *fakeDynamo) ops(op string) []fakeCall {
@@ -103,6 +106,8 @@ func (f *fakeDynamo) do(op string, in map[string]any) (map[string]any, *fakeErr)
 			return nil, &fakeErr{status: 400, code: "ResourceInUseException", msg: "table exists"}
 		}
 		f.tables[name] = map[[2]string]map[string]any{}
+		schema, _ := in["KeySchema"].([]any)
+		f.hashOnly[name] = len(schema) == 1
 		return map[string]any{"TableDescription": map[string]any{"TableName": name, "TableStatus": "CREATING"}}, nil
 	}
 	table, ok := f.tables[name]
@@ -112,6 +117,7 @@ func (f *fakeDynamo) do(op string, in map[string]any) (map[string]any, *fakeErr)
 	if err := checkPlaceholders(in); err != nil {
 		return nil, err
 	}
+	itemKey := func(v any) ([2]string, *fakeErr) { return itemKey(v, f.hashOnly[name]) }
 	names, _ := in["ExpressionAttributeNames"].(map[string]any)
 	values, _ := in["ExpressionAttributeValues"].(map[string]any)
 
@@ -253,9 +259,12 @@ func checkPlaceholders(in map[string]any) *fakeErr {
 
 var placeholder = regexp.MustCompile(`[#:][A-Za-z0-9_]+`)
 
-func itemKey(v any) ([2]string, *fakeErr) {
+func itemKey(v any, hashOnly bool) ([2]string, *fakeErr) {
 	m, _ := v.(map[string]any)
 	t, y := sValue(m["tenant_id"]), sValue(m["type"])
+	if hashOnly {
+		y = "-"
+	}
 	if t == "" || y == "" {
 		return [2]string{}, invalid("One or more parameter values were invalid: missing key")
 	}

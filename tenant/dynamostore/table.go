@@ -37,6 +37,11 @@ func CreateTable(ctx context.Context, client TableAPI, table string) error {
 	if err != nil {
 		return fmt.Errorf("dynamostore: create table %s: %w", table, err)
 	}
+	return waitActive(ctx, client, table)
+}
+
+// waitActive waits up to two minutes for a table to become active.
+func waitActive(ctx context.Context, client TableAPI, table string) error {
 	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 5*time.Second
 	})

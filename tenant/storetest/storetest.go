@@ -128,7 +128,6 @@ func testRoundTrip(t *testing.T, s tenant.Store) {
 		Settings: map[string]any{
 			"log_distribution_role_arn": "arn:aws:iam::222222222222:role/path/to/Role",
 			"log_group_name":            "/acme/logs",
-			"external_id":               "ext-123",
 		},
 	}
 	created, err := s.Create(ctx(t), in)
