@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -170,6 +172,64 @@ func TestBadSignaturesUseNoBudget(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusTooManyRequests, f.get("k1", nil, time.Time{}).Code,
 		"the burst is the key's own: the limit applies once it is spent")
+}
+
+// With one key flooding from many goroutines at full speed, every request
+// of another key, sent within its limit, succeeds. The flood lasts a fixed
+// wall time; the second key advances the fake clock by its own pace, so
+// that the flooding key's bucket refills at its rate as well.
+func TestFloodMeasurement(t *testing.T) {
+	f := newFloodEnv(t)
+	flooders := max(8, runtime.GOMAXPROCS(0))
+	duration := 2 * time.Second
+	if testing.Short() {
+		duration = 200 * time.Millisecond
+	}
+	const k2Every = 200 * time.Millisecond // 5 a second, within DefaultRate
+	var stop atomic.Bool
+	var k1Sent, k1OK, k1Limited, k1Other atomic.Int64
+	var wg sync.WaitGroup
+	for range flooders {
+		wg.Go(func() {
+			for !stop.Load() {
+				k1Sent.Add(1)
+				switch f.get("k1", nil, time.Time{}).Code {
+				case http.StatusOK:
+					k1OK.Add(1)
+				case http.StatusTooManyRequests:
+					k1Limited.Add(1)
+				default:
+					k1Other.Add(1)
+				}
+			}
+		})
+	}
+	start := time.Now()
+	k2Sent, k2OK := 0, 0
+	k2Refused := map[int]int{}
+	for time.Since(start) < duration {
+		k2Sent++
+		if code := f.get("k2", nil, time.Time{}).Code; code == http.StatusOK {
+			k2OK++
+		} else {
+			k2Refused[code]++
+		}
+		f.clock.Add(k2Every)
+	}
+	stop.Store(true)
+	wg.Wait()
+	elapsed := time.Since(start)
+	fakeElapsed := time.Duration(k2Sent) * k2Every
+	ratio := float64(k2OK) / float64(k2Sent)
+	t.Logf("k1 flooding from %d goroutines: %d requests in %s (%.0f/s), %d accepted, %d refused with 429, %d other",
+		flooders, k1Sent.Load(), elapsed.Round(time.Millisecond), float64(k1Sent.Load())/elapsed.Seconds(),
+		k1OK.Load(), k1Limited.Load(), k1Other.Load())
+	t.Logf("k2 meanwhile: %d of %d requests accepted, success ratio %.2f%%, over %s of fake time",
+		k2OK, k2Sent, 100*ratio, fakeElapsed)
+	assert.Equal(t, 1.0, ratio, "k2's refusals by status: %v", k2Refused)
+	assert.Zero(t, k1Other.Load(), "k1 gets only 200 and 429")
+	assert.LessOrEqual(t, k1OK.Load(), int64(DefaultBurst+DefaultRate*fakeElapsed.Seconds())+1,
+		"k1 gets at most Burst + Rate × elapsed requests accepted")
 }
 
 // retryAfter parses a Retry-After header of seconds.
