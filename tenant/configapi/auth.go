@@ -664,7 +664,7 @@ type MemoryNonceCacheOptions struct {
 // are dropped once expired. Each key id holds at most MaxPerKey nonces, so
 // one key cannot make the cache refuse another's; as HMAC adds the nonces
 // of verified requests only, the cache holds at most MaxPerKey times the
-// number of key ids in the KeyStore (each nonce takes some 100 to 250
+// number of key ids in the KeyStore (each nonce takes some 100 to 200
 // bytes, by its length). It is safe for concurrent use.
 type MemoryNonceCache struct {
 	opts MemoryNonceCacheOptions
