@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,7 +35,7 @@ func TestSignatureChecks(t *testing.T) {
 		{name: "other key's secret", req: post(request{keyID: "k1", secret: testKeys["k2"]}), reason: ErrBadSignature},
 		{name: "unknown key id", req: post(request{keyID: "k9", secret: testKeys["k1"]}), reason: ErrUnknownKey, detail: "not valid"},
 		{name: "stale timestamp", req: post(request{at: newClock().Now().Add(-5*time.Minute - time.Second)}), reason: ErrStaleRequest, detail: "X-LD-Date"},
-		{name: "future timestamp", req: post(request{at: newClock().Now().Add(5*time.Minute + time.Second)}), reason: ErrStaleRequest},
+		{name: "future timestamp", req: post(request{at: newClock().Now().Add(DefaultFutureSkew + time.Second)}), reason: ErrStaleRequest},
 		{name: "tampered body", req: post(request{mutate: func(r *http.Request) {
 			tampered := strings.Replace(body, "tenant-logs-acme", "tenant-logs-evil", 1)
 			r.Body = stringBody(tampered)
@@ -117,7 +118,7 @@ func TestReplayedNonceIsRefused(t *testing.T) {
 func TestWindowBoundaries(t *testing.T) {
 	e := newEnv(t)
 	now := e.clock.Now()
-	for _, at := range []time.Time{now.Add(-DefaultWindow), now.Add(DefaultWindow)} {
+	for _, at := range []time.Time{now.Add(-DefaultWindow), now.Add(DefaultFutureSkew)} {
 		r := e.do(request{method: http.MethodGet, path: "/delivery-configs", at: at})
 		assert.Equal(t, http.StatusOK, r.status, "exactly %s away is accepted", at.Sub(now))
 	}
@@ -242,33 +243,76 @@ func TestSignRequestRejectsBadInput(t *testing.T) {
 func TestMemoryNonceCache(t *testing.T) {
 	clock := newClock()
 	c := NewMemoryNonceCache(func(o *MemoryNonceCacheOptions) {
-		o.MaxEntries = 3
+		o.MaxPerKey = 3
 		o.Now = clock.Now
 	})
 	exp := clock.Now().Add(time.Minute)
-	for _, k := range []string{"a", "b", "c"} {
-		added, err := c.Add(ctx(t), k, exp)
+	for _, n := range []string{"a", "b", "c"} {
+		added, err := c.Add(ctx(t), "k1", n, exp)
 		require.NoError(t, err)
-		assert.True(t, added, k)
+		assert.True(t, added, n)
 	}
-	added, err := c.Add(ctx(t), "a", exp)
+	added, err := c.Add(ctx(t), "k1", "a", exp)
 	require.NoError(t, err)
 	assert.False(t, added, "a nonce is accepted once")
 
-	_, err = c.Add(ctx(t), "d", exp)
-	assert.ErrorIs(t, err, ErrNonceCacheFull, "a full cache refuses rather than forgets")
+	_, err = c.Add(ctx(t), "k1", "d", exp)
+	assert.ErrorIs(t, err, ErrNonceCacheFull, "a full key refuses rather than forgets")
+	for _, n := range []string{"a", "b", "c"} {
+		added, err := c.Add(ctx(t), "k2", n, exp)
+		require.NoError(t, err, "another key has its own share")
+		assert.True(t, added, "nonces are per key: k2's %s is new", n)
+	}
 
 	clock.Add(time.Minute)
-	_, err = c.Add(ctx(t), "d", exp)
+	_, err = c.Add(ctx(t), "k1", "d", exp)
 	assert.ErrorIs(t, err, ErrNonceCacheFull, "nonces are held up to their expiry, inclusive")
 	clock.Add(time.Nanosecond)
-	added, err = c.Add(ctx(t), "d", clock.Now().Add(time.Minute))
+	added, err = c.Add(ctx(t), "k1", "d", clock.Now().Add(time.Minute))
 	require.NoError(t, err)
 	assert.True(t, added, "expired nonces make room")
-	assert.Equal(t, 1, c.Len(), "expired nonces are dropped")
-	added, err = c.Add(ctx(t), "a", clock.Now().Add(time.Minute))
+	assert.Equal(t, 1+3, c.Len(), "a full key sweeps its own nonces only")
+	clock.Add(time.Second)
+	added, err = c.Add(ctx(t), "k2", "e", clock.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, added)
+	assert.Equal(t, 2, c.Len(), "the sweep a second drops every key's expired nonces")
+	added, err = c.Add(ctx(t), "k1", "a", clock.Now().Add(time.Minute))
 	require.NoError(t, err)
 	assert.True(t, added, "an expired nonce may be seen again (its timestamp is stale by then)")
+}
+
+// A key that is full refuses at once while none of its nonces has expired,
+// and sweeps only its own nonces when one has.
+func TestMemoryNonceCacheFullKeyRecovers(t *testing.T) {
+	clock := newClock()
+	c := NewMemoryNonceCache(func(o *MemoryNonceCacheOptions) {
+		o.MaxPerKey = 3
+		o.Now = clock.Now
+	})
+	base := clock.Now()
+	for i, n := range []string{"a", "b", "c"} {
+		added, err := c.Add(ctx(t), "k1", n, base.Add(time.Duration(i+1)*time.Minute))
+		require.NoError(t, err)
+		require.True(t, added)
+	}
+	_, err := c.Add(ctx(t), "k1", "d", base.Add(time.Hour))
+	require.ErrorIs(t, err, ErrNonceCacheFull)
+	assert.Equal(t, base.Add(time.Minute), c.keys["k1"].first)
+
+	clock.Add(time.Minute + time.Nanosecond) // "a" has expired
+	added, err := c.Add(ctx(t), "k1", "d", base.Add(time.Hour))
+	require.NoError(t, err)
+	assert.True(t, added)
+	assert.Equal(t, base.Add(2*time.Minute), c.keys["k1"].first, "the earliest expiry is recomputed")
+	_, err = c.Add(ctx(t), "k1", "e", base.Add(time.Hour))
+	assert.ErrorIs(t, err, ErrNonceCacheFull, "one slot came free, one was used")
+
+	clock.Add(time.Hour)
+	added, err = c.Add(ctx(t), "k2", "x", clock.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, added)
+	assert.NotContains(t, c.keys, "k1", "key ids left without nonces are dropped")
 }
 
 func TestMemoryNonceCacheConcurrentAdds(t *testing.T) {
@@ -277,7 +321,7 @@ func TestMemoryNonceCacheConcurrentAdds(t *testing.T) {
 	wins := make(chan string, 64)
 	for i := range 64 {
 		wg.Go(func() {
-			added, err := c.Add(context.Background(), fmt.Sprintf("n%d", i%8), time.Now().Add(time.Minute))
+			added, err := c.Add(context.Background(), "k1", fmt.Sprintf("n%d", i%8), time.Now().Add(time.Minute))
 			if err == nil && added {
 				wins <- fmt.Sprintf("n%d", i%8)
 			}
@@ -295,12 +339,13 @@ func TestMemoryNonceCacheConcurrentAdds(t *testing.T) {
 	}
 }
 
-func TestFullNonceCacheIsUnavailable(t *testing.T) {
+// A key whose share of the nonce cache is full gets 503; other keys do not.
+func TestFullNonceShareIsUnavailable(t *testing.T) {
 	e := newEnv(t)
 	auth := NewHMAC(testKeys, func(o *HMACOptions) {
 		o.Now = e.clock.Now
 		o.Nonces = NewMemoryNonceCache(func(o *MemoryNonceCacheOptions) {
-			o.MaxEntries = 1
+			o.MaxPerKey = 1
 			o.Now = e.clock.Now
 		})
 	})
@@ -313,6 +358,8 @@ func TestFullNonceCacheIsUnavailable(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.status)
 	assert.Equal(t, "5", r.header.Get("Retry-After"))
 	r.problem(t)
+	assert.Equal(t, http.StatusOK, e.do(request{method: "GET", path: "/delivery-configs", keyID: "k2"}).status,
+		"another key has its own share")
 }
 
 func TestIfMatchHostAndKeyAreSigned(t *testing.T) {
@@ -381,4 +428,129 @@ func TestNoReplayAtTheEdgeOfTheWindow(t *testing.T) {
 	_, err = a.Authenticate(req, nil)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, ErrReplayed) || errors.Is(err, ErrStaleRequest), "%v", err)
+}
+
+func TestHMACOptionsAreValidated(t *testing.T) {
+	for name, fn := range map[string]func(*HMACOptions){
+		"negative window":       func(o *HMACOptions) { o.Window = -time.Second },
+		"negative future skew":  func(o *HMACOptions) { o.FutureSkew = -time.Second },
+		"negative nonce margin": func(o *HMACOptions) { o.NonceMargin = -time.Second },
+		"negative rate":         func(o *HMACOptions) { o.Rate = -1 },
+		"NaN rate":              func(o *HMACOptions) { o.Rate = math.NaN() },
+		"infinite rate":         func(o *HMACOptions) { o.Rate = math.Inf(1) },
+		"negative burst":        func(o *HMACOptions) { o.Burst = -1 },
+		"huge rate":             func(o *HMACOptions) { o.Rate = 1e9 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewHMACAuthenticator(testKeys, fn)
+			assert.Error(t, err)
+			assert.Panics(t, func() { NewHMAC(testKeys, fn) })
+		})
+	}
+	a, err := NewHMACAuthenticator(testKeys)
+	require.NoError(t, err)
+	assert.Equal(t, DefaultWindow, a.opts.Window)
+	assert.Equal(t, DefaultFutureSkew, a.opts.FutureSkew)
+	assert.Equal(t, DefaultNonceMargin, a.opts.NonceMargin)
+	assert.Equal(t, DefaultRate, a.opts.Rate)
+	assert.Equal(t, DefaultBurst, a.opts.Burst)
+	assert.Equal(t, DefaultMaxNoncesPerKey, a.opts.Nonces.(*MemoryNonceCache).opts.MaxPerKey,
+		"the documented default is the derived one")
+	assert.Equal(t, DefaultMaxNoncesPerKey, NewMemoryNonceCache().opts.MaxPerKey)
+
+	a, err = NewHMACAuthenticator(testKeys, func(o *HMACOptions) {
+		o.Rate, o.Burst, o.Window, o.FutureSkew, o.NonceMargin = 0.5, 3, time.Minute, 10*time.Second, 5*time.Second
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3+38, a.opts.Nonces.(*MemoryNonceCache).opts.MaxPerKey, "Burst + ⌈Rate × (FutureSkew + Window + NonceMargin)⌉")
+}
+
+// A replayed request, refused after its signature verified, does not use
+// its key's rate budget: whoever captured a request cannot drain it.
+func TestReplaysDoNotDrainTheBucket(t *testing.T) {
+	f := newFloodEnv(t)
+	req := httptest.NewRequest(http.MethodGet, "/tenants/acme/delivery-configs", nil)
+	require.NoError(t, SignRequest(req, nil, "k1", testKeys["k1"], f.clock.Now(), "captured-nonce-000001"))
+	send := func() int {
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req.Clone(req.Context()))
+		return rec.Code
+	}
+	require.Equal(t, http.StatusOK, send())
+	for range 10 * DefaultBurst {
+		require.Equal(t, http.StatusUnauthorized, send(), "a replay")
+	}
+	for i := range DefaultBurst - 1 {
+		require.Equal(t, http.StatusOK, f.get("k1", nil, time.Time{}).Code, "request %d", i+2)
+	}
+	assert.Equal(t, http.StatusTooManyRequests, f.get("k1", nil, time.Time{}).Code)
+}
+
+// A nonce is held until its signed timestamp leaves the window by
+// NonceMargin, however far ahead (within FutureSkew) it was signed.
+func TestNonceLifetime(t *testing.T) {
+	f := newFloodEnv(t)
+	now := f.clock.Now()
+	require.Equal(t, http.StatusOK, f.get("k1", nil, now).Code)
+	require.Equal(t, http.StatusOK, f.get("k1", nil, now.Add(DefaultFutureSkew)).Code)
+	nonces := f.auth.opts.Nonces.(*MemoryNonceCache)
+	assert.Equal(t, now.Add(DefaultWindow+DefaultNonceMargin), nonces.keys["k1"].first)
+
+	f.clock.Add(DefaultWindow + DefaultNonceMargin + time.Second) // past the first's expiry
+	require.Equal(t, http.StatusOK, f.get("k2", nil, time.Time{}).Code)
+	assert.Equal(t, 2, nonces.Len(), "k1's first nonce dropped, its future-dated one held, k2's added")
+
+	f.clock.Add(DefaultFutureSkew)
+	require.Equal(t, http.StatusOK, f.get("k2", nil, time.Time{}).Code)
+	assert.Equal(t, 2, nonces.Len(), "k1 holds nothing after FutureSkew + Window + NonceMargin")
+	assert.NotContains(t, nonces.keys, "k1")
+}
+
+func TestLimiter(t *testing.T) {
+	clock := newClock()
+	l := newLimiter(2, 3)
+	for range 3 {
+		_, ok := l.take("k", clock.Now())
+		require.True(t, ok)
+	}
+	wait, ok := l.take("k", clock.Now())
+	assert.False(t, ok)
+	assert.Equal(t, 500*time.Millisecond, wait, "a token every 1/Rate")
+	clock.Add(250 * time.Millisecond)
+	wait, ok = l.take("k", clock.Now())
+	assert.False(t, ok)
+	assert.Equal(t, 250*time.Millisecond, wait)
+	clock.Add(250 * time.Millisecond)
+	_, ok = l.take("k", clock.Now())
+	assert.True(t, ok)
+
+	_, ok = l.take("k", clock.Now().Add(-time.Hour))
+	assert.False(t, ok, "a clock going backwards adds no tokens")
+
+	l.giveBack("k")
+	l.giveBack("k")
+	l.giveBack("k")
+	l.giveBack("k")
+	assert.Equal(t, 3.0, l.buckets["k"].tokens, "given back up to Burst")
+
+	_, ok = l.take("other", clock.Now())
+	require.True(t, ok)
+	clock.Add(time.Minute + time.Second)
+	_, ok = l.take("k", clock.Now())
+	require.True(t, ok)
+	assert.NotContains(t, l.buckets, "other", "full buckets are dropped")
+}
+
+func TestRateLimitError(t *testing.T) {
+	err := fmt.Errorf("authenticating: %w", &RateLimitError{KeyID: "k1", RetryAfter: 1500 * time.Millisecond})
+	assert.ErrorIs(t, err, ErrRateLimited)
+	assert.NotErrorIs(t, err, ErrUnauthenticated, "the caller was authenticated")
+	rl, ok := errors.AsType[*RateLimitError](err)
+	require.True(t, ok)
+	p, retryAfter := rateLimitProblem(rl)
+	assert.Equal(t, "2", retryAfter, "rounded up")
+	assert.Equal(t, http.StatusTooManyRequests, p.Status)
+	assert.Equal(t, ProblemRateLimited, p.Kind())
+	_, retryAfter = rateLimitProblem(&RateLimitError{RetryAfter: time.Millisecond})
+	assert.Equal(t, "1", retryAfter, "at least a second")
 }

@@ -73,14 +73,31 @@
 // in the request line, before any http.StripPrefix, so the handler can be
 // mounted under a prefix.
 //
-// The server refuses (401) a missing or malformed signature, a timestamp
-// more than HMACOptions.Window (5 minutes) from its clock, an unknown key
-// id, a signature that does not match (compared with hmac.Equal), and a
-// nonce it has already accepted within the window. Nonces of verified
-// requests only are remembered, in a NonceCache: MemoryNonceCache for one
-// process, or a shared implementation for a fleet. Keys rotate through key
-// ids: add the new id to the KeyStore, move clients to it, then remove the
-// old one.
+// The server checks, in this order, from the stateless checks to those
+// that keep state, so that only requests signed with a key's secret can
+// use that key's budgets:
+//
+//  1. the signature headers parse (401 otherwise);
+//  2. the timestamp is at most HMACOptions.Window (5 minutes) behind its
+//     clock and at most HMACOptions.FutureSkew (1 minute) ahead (401);
+//  3. the key id is known and the signature matches, compared with
+//     hmac.Equal (401, the same text for both);
+//  4. the key id is within its rate limit: a token bucket of
+//     HMACOptions.Burst (50) requests refilled at HMACOptions.Rate (10 a
+//     second); over it, 429 with Retry-After, and nothing is stored;
+//  5. the nonce is new for the key id (401 otherwise; a replay does not
+//     count against the rate limit), and is remembered until the
+//     timestamp has left the window, plus HMACOptions.NonceMargin.
+//
+// Nonces are remembered in a NonceCache: MemoryNonceCache for one process,
+// or a shared implementation for a fleet. MemoryNonceCache bounds each key
+// id's nonces, not all of them together: by default to what a key within
+// its rate limit can have accepted while a nonce lives (4,250 at the
+// default options), so one key never makes the server refuse another's
+// requests. As state is kept for verified key ids only, memory is bounded
+// by the number of keys in the KeyStore: under a megabyte each at the
+// defaults. Keys rotate through key ids: add the new id to the KeyStore,
+// move clients to it, then remove the old one.
 //
 // After authentication, Options.Authorizer decides whether the Principal
 // may perform an Action (read, write, list) on a tenant's configs; a

@@ -329,6 +329,7 @@ func (c *call) problem(p *Problem) {
 func (c *call) fail(err error) {
 	what := fmt.Sprintf("tenant %q has no delivery config of type %q", c.tenantID, c.typ)
 	var ve *tenant.ValidationError
+	var rl *RateLimitError
 	var p *Problem
 	switch {
 	case errors.As(err, &p):
@@ -345,8 +346,15 @@ func (c *call) fail(err error) {
 			tenant.FieldError{Field: "cursor", Message: "is not a cursor this API issued"})
 	case errors.Is(err, tenant.ErrInvalidConfig):
 		p = newProblem(ProblemValidation, "the delivery config is invalid")
+	case errors.As(err, &rl):
+		c.h.log.LogAttrs(c.r.Context(), slog.LevelInfo, "configapi: request rate limited",
+			slog.String("method", c.r.Method), slog.String("path", c.r.URL.Path), slog.String("principal", rl.KeyID))
+		var retryAfter string
+		p, retryAfter = rateLimitProblem(rl)
+		c.w.Header().Set("Retry-After", retryAfter)
 	case errors.Is(err, ErrNonceCacheFull):
-		c.h.log.LogAttrs(c.r.Context(), slog.LevelError, "configapi: nonce cache full; refusing signed requests until nonces expire")
+		c.h.log.LogAttrs(c.r.Context(), slog.LevelError, "configapi: a key's nonce budget is full; refusing its requests until its nonces expire",
+			slog.String("error", err.Error()))
 		c.w.Header().Set("Retry-After", "5")
 		p = newProblem(ProblemUnavailable, "the server is overloaded; retry later")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled) && c.r.Context().Err() != nil:
