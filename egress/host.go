@@ -32,8 +32,8 @@ func (p Policy) checkHost(host string) (addr netip.Addr, loopback bool, err erro
 		if len(p.AllowHosts) > 0 {
 			return netip.Addr{}, false, refuseHost(host, "IP address hosts are not allowed (the operator allows listed host names only)")
 		}
-		if err := p.CheckAddr(a); err != nil {
-			return netip.Addr{}, false, err
+		if rule := p.refusal(a); rule != "" {
+			return netip.Addr{}, false, &RefusedError{Host: host, Addr: a, Rule: rule}
 		}
 		return a, false, nil
 	}

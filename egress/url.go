@@ -60,6 +60,16 @@ func (p Policy) ValidateURL(raw string) (*url.URL, error) {
 	if strings.Contains(raw, "#") {
 		return nil, refuseURL("fragments are not allowed")
 	}
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		authority, _, _ := strings.Cut(rest, "/")
+		authority, _, _ = strings.Cut(authority, "?")
+		if strings.Contains(authority, "@") {
+			return nil, refuseURL("userinfo (user:password@) is not allowed")
+		}
+		if strings.Contains(authority, "%") {
+			return nil, refuseURL("percent-encoded hosts and IPv6 zones are not allowed")
+		}
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		// The message of a *url.Error quotes raw, which may hold
@@ -72,16 +82,6 @@ func (p Policy) ValidateURL(raw string) (*url.URL, error) {
 	}
 	if u.Scheme == "" || u.Opaque != "" || !strings.HasPrefix(raw[len(u.Scheme):], "://") {
 		return nil, refuseURL("the URL must be absolute, scheme://host[:port][/path]")
-	}
-	authority := raw[len(u.Scheme)+len("://"):]
-	if i := strings.IndexAny(authority, "/?"); i >= 0 {
-		authority = authority[:i]
-	}
-	if u.User != nil || strings.Contains(authority, "@") {
-		return nil, refuseURL("userinfo (user:password@) is not allowed")
-	}
-	if strings.Contains(authority, "%") {
-		return nil, refuseURL("percent-encoded hosts and IPv6 zones are not allowed")
 	}
 	u.Host = strings.ToLower(u.Host)
 	if err := p.checkURL(u); err != nil {
