@@ -241,8 +241,8 @@ func (d *Dialer) resolve(ctx context.Context, ipNetwork, host string) ([]netip.A
 		}
 	}
 	if len(out) == 0 {
-		kind := map[string]string{"ip": "an", "ip4": "an IPv4", "ip6": "an IPv6"}[ipNetwork]
-		return nil, fault.Retryable(fmt.Errorf("egress: host %q has no %s address", host, kind))
+		family := map[string]string{"ip": "", "ip4": " IPv4", "ip6": " IPv6"}[ipNetwork]
+		return nil, fault.Retryable(fmt.Errorf("egress: host %q has no%s address", host, family))
 	}
 	return out, nil
 }
