@@ -44,10 +44,13 @@ func (p Policy) checkHost(host string) (addr netip.Addr, loopback bool, err erro
 		return netip.Addr{}, false, refuseHost(host, "%s", rule)
 	}
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		if p.AllowLoopback {
-			return netip.Addr{}, true, nil
+		if !p.AllowLoopback {
+			return netip.Addr{}, false, refuseHost(host, "localhost names are not allowed")
 		}
-		return netip.Addr{}, false, refuseHost(host, "localhost names are not allowed")
+		if _, ok := matchesSuffix(host, p.AllowHosts); len(p.AllowHosts) > 0 && !ok {
+			return netip.Addr{}, false, refuseHost(host, "not among the host names the operator allows")
+		}
+		return netip.Addr{}, true, nil
 	}
 	if _, ok := matchesSuffix(host, metadataNames); ok {
 		return netip.Addr{}, false, refuseHost(host, "a cloud metadata host name")

@@ -46,7 +46,8 @@ type Policy struct {
 	// logs.example.com; a leading dot is ignored). IP literals are then
 	// refused. A name it allows may be single-label or under a TLD used
 	// internally (such as "collector.internal"); its addresses are still
-	// checked. Localhost and metadata names are never allowed by it.
+	// checked. Localhost names need AllowLoopback besides; metadata names
+	// are never allowed.
 	AllowHosts []string
 
 	// DenyHosts refuses these DNS names and their subdomains, before

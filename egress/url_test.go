@@ -215,13 +215,19 @@ func TestPolicyRefusesDespiteAllowances(t *testing.T) {
 		_, err := everything.ValidateURL(raw)
 		assert.ErrorIs(t, err, egress.ErrRefused, raw)
 	}
+	// Localhost names need AllowLoopback, and AllowHosts too when it is set.
+	_, err := egress.Policy{AllowLoopback: true, AllowHosts: []string{"example.com"}}.ValidateURL("https://localhost/")
+	assert.ErrorContains(t, err, "not among the host names")
+	_, err = egress.Policy{AllowLoopback: true, AllowHosts: []string{"localhost"}}.ValidateURL("https://api.localhost/")
+	assert.NoError(t, err)
+
 	names := egress.Policy{AllowHosts: []string{"google.internal", "goog", "localhost"}}
 	for _, raw := range []string{"https://metadata.google.internal/", "https://metadata.goog/", "https://localhost/"} {
 		_, err := names.ValidateURL(raw)
 		assert.ErrorIs(t, err, egress.ErrRefused, raw)
 	}
 	// The allowances themselves work.
-	_, err := everything.ValidateURL("http://10.0.0.5:8080/")
+	_, err = everything.ValidateURL("http://10.0.0.5:8080/")
 	assert.NoError(t, err)
 }
 
