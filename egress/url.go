@@ -26,7 +26,7 @@ func ValidateURL(raw string) (*url.URL, error) {
 //     backslash as a slash; paths must be percent-encoded, host names
 //     written in punycode);
 //   - not absolute (scheme://host), or opaque (https:host);
-//   - a scheme other than https, or http when p.AllowHTTP is set;
+//   - a scheme other than https (and http, when p.AllowHTTP is set);
 //   - userinfo (https://user:pass@host, even https://@host);
 //   - a fragment, even an empty one;
 //   - an empty host, a percent-encoded host, an IPv6 zone;
