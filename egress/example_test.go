@@ -16,7 +16,7 @@ import (
 // A configuration API validates tenant URLs when they are written, and
 // answers 422 with the message of a refusal.
 func Example() {
-	p := egress.Policy{Ports: append([]int{9200}, egress.DefaultPorts...)}
+	p := egress.Policy{Ports: append([]int{9200}, egress.DefaultPorts()...)}
 	for _, raw := range []string{
 		"https://search.example.com:9200/_bulk",
 		"https://10.0.0.5:9200/_bulk",

@@ -8,11 +8,14 @@ import (
 	"strings"
 )
 
-// DefaultPorts are the ports a Policy with no Ports allows: the web ports
-// 443 and 8443, and 80 and 8080 (useful only with AllowHTTP; an https URL
-// on port 80 is merely odd). Destinations listening elsewhere (OpenSearch
-// on 9200, Loki on 3100) need the operator to list their ports.
-var DefaultPorts = []int{443, 8443, 80, 8080}
+// DefaultPorts returns the ports a Policy with no Ports allows: the web
+// ports 443 and 8443, and 80 and 8080 (useful only with AllowHTTP; an
+// https URL on port 80 is merely odd). Destinations listening elsewhere
+// (OpenSearch on 9200, Loki on 3100) need the operator to list their
+// ports. Each call returns a new slice.
+func DefaultPorts() []int { return slices.Clone(defaultPorts) }
+
+var defaultPorts = []int{443, 8443, 80, 8080}
 
 // Policy says which URLs and addresses tenant destinations may reach. The
 // zero Policy is the strict default: https only, on DefaultPorts, to
@@ -23,7 +26,7 @@ type Policy struct {
 	AllowHTTP bool
 
 	// Ports lists the ports URLs may name or imply (443 for https, 80
-	// for http). Default: DefaultPorts.
+	// for http). Default: DefaultPorts().
 	Ports []int
 
 	// AllowLoopback allows the loopback addresses 127.0.0.0/8 and ::1,
@@ -112,7 +115,7 @@ func matchesSuffix(host string, list []string) (string, bool) {
 func (p Policy) checkPort(host string, port int) error {
 	ports := p.Ports
 	if len(ports) == 0 {
-		ports = DefaultPorts
+		ports = defaultPorts
 	}
 	if slices.Contains(ports, port) {
 		return nil
