@@ -103,20 +103,12 @@ func (e *RateLimitError) Error() string {
 // Unwrap returns ErrRateLimited.
 func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
-// ProblemRateLimited is the problem kind of 429 responses: the key id of
-// the request is over its rate limit.
-const ProblemRateLimited = "rate-limited"
-
 // rateLimitProblem returns the problem document answering e, and the
 // Retry-After value (whole seconds, rounded up) to send with it.
 func rateLimitProblem(e *RateLimitError) (p *Problem, retryAfter string) {
 	secs := max(1, int64(math.Ceil(e.RetryAfter.Seconds())))
-	return &Problem{
-		Type:   ProblemTypePrefix + ProblemRateLimited,
-		Title:  "Too many requests",
-		Status: http.StatusTooManyRequests,
-		Detail: fmt.Sprintf("key id %q sent more requests than its rate limit allows; retry in %d s", e.KeyID, secs),
-	}, fmt.Sprint(secs)
+	return newProblem(ProblemRateLimited,
+		fmt.Sprintf("key id %q sent more requests than its rate limit allows; retry in %d s", e.KeyID, secs)), fmt.Sprint(secs)
 }
 
 // Signing scheme constants.

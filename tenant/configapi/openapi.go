@@ -129,7 +129,7 @@ func problemStatuses(rt route, opts Options) []int {
 	if rt.public {
 		return nil
 	}
-	st := []int{400, 401, 403, 500, 503}
+	st := []int{400, 401, 403, 429, 500, 503}
 	if rt.bodyType != "" {
 		st = append(st, 413, 415, 422)
 	}

@@ -27,6 +27,7 @@ const (
 	ProblemUnsupportedMediaType = "unsupported-media-type" // 415
 	ProblemValidation           = "validation"             // 422: Errors lists every invalid field
 	ProblemPreconditionRequired = "precondition-required"  // 428: If-Match is required and missing
+	ProblemRateLimited          = "rate-limited"           // 429: the key id is over its rate limit (Retry-After says when to retry)
 	ProblemInternal             = "internal"               // 500: details are in the server's log only
 	ProblemUnavailable          = "unavailable"            // 503: the server cannot serve the request now
 )
@@ -145,6 +146,7 @@ var problemTitles = map[string]string{
 	ProblemUnsupportedMediaType: "Unsupported media type",
 	ProblemValidation:           "Invalid delivery config",
 	ProblemPreconditionRequired: "Precondition required",
+	ProblemRateLimited:          "Too many requests",
 	ProblemInternal:             "Internal server error",
 	ProblemUnavailable:          "Service unavailable",
 }
@@ -164,6 +166,7 @@ var problemStatus = map[string]int{
 	ProblemUnsupportedMediaType: 415,
 	ProblemValidation:           422,
 	ProblemPreconditionRequired: 428,
+	ProblemRateLimited:          429,
 	ProblemInternal:             500,
 	ProblemUnavailable:          503,
 }
