@@ -294,24 +294,5 @@ func (s *Store) save(m *memstore.Store) error {
 	} else {
 		data = append(data, '\n')
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".*")
-	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("filestore: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("filestore: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("filestore: %w", err)
-	}
-	return nil
+	return writeAtomic(s.path, data)
 }
