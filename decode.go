@@ -52,7 +52,7 @@ func (d *Dispatcher) newSource(ctx context.Context, o indexed, jobs []job) *sour
 	for _, j := range jobs {
 		if j.plan.records {
 			readers++
-			s.fields |= j.plan.sel.Fields()
+			s.fields |= j.plan.fields
 		}
 	}
 	if readers >= 2 {
@@ -93,6 +93,7 @@ func (s *source) decode(ctx context.Context, fields deliver.Fields) (deliver.Rec
 type reading struct {
 	src    *source
 	sel    selector.Selector
+	fields deliver.Fields
 	shared bool // the delivery is one of the stream's consumers
 
 	mu     sync.Mutex
@@ -101,7 +102,7 @@ type reading struct {
 
 // reading returns the records access of a delivery with plan p.
 func (s *source) reading(p *plan) *reading {
-	return &reading{src: s, sel: p.sel, shared: s.stream != nil && p.records}
+	return &reading{src: s, sel: p.sel, fields: p.fields, shared: s.stream != nil && p.records}
 }
 
 // records opens the records of the object the delivery's selector selects:
@@ -116,7 +117,7 @@ func (rd *reading) records(ctx context.Context) (deliver.RecordReader, error) {
 	if first && rd.shared {
 		return rd.src.stream.Reader(ctx, func(r *deliver.Record) bool { return sel.Record(key, r) })
 	}
-	rr, err := rd.src.decode(ctx, sel.Fields())
+	rr, err := rd.src.decode(ctx, rd.fields)
 	if err != nil {
 		return nil, err
 	}

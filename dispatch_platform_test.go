@@ -284,3 +284,39 @@ func TestNewDispatcherRejectsInvalidOptions(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+// labelSettings ask for pod labels, as a destination that turns them into
+// labels of its own does.
+type labelSettings struct{}
+
+func (*labelSettings) Validate(tenant.DeliveryConfig) []tenant.FieldError { return nil }
+func (*labelSettings) RecordFields() deliver.Fields                       { return deliver.FieldLabels | deliver.FieldHost }
+
+func TestSettingsAskForRecordFields(t *testing.T) {
+	objects := newObjects()
+	key := objects.add(t, "c1/acme/shop/pod/1764496800-a.json.gz", 3)
+	var labels []map[string]string
+	kind := deliver.Kind{Name: "labelled", Records: true, NewSettings: func() deliver.Settings { return new(labelSettings) },
+		Deliverer: deliver.DelivererFunc(func(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
+			rr, err := d.Records(ctx)
+			if err != nil {
+				return deliver.Receipt{}, err
+			}
+			defer rr.Close()
+			for {
+				rec, err := rr.Next()
+				if err != nil {
+					return deliver.Receipt{}, nil
+				}
+				labels = append(labels, rec.Labels)
+			}
+		})}
+	kinds, err := deliver.NewRegistry([]deliver.Kind{kind})
+	require.NoError(t, err)
+	d, err := logdelivery.NewDispatcher(newStore(t, tenant.DeliveryConfig{TenantID: "acme", Type: "labelled"}), kinds,
+		func(o *logdelivery.Options) { o.Opener = objects })
+	require.NoError(t, err)
+	d.Dispatch(context.Background(), obj("m1", key))
+	require.Len(t, labels, 3)
+	assert.Equal(t, map[string]string{"app": "shop"}, labels[0], "decoded for the settings that asked, though no selector needs them")
+}

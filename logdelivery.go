@@ -371,6 +371,7 @@ type plan struct {
 	dl       deliver.Deliverer
 	records  bool // the kind reads records
 	sel      selector.Selector
+	fields   deliver.Fields // the optional record metadata the selector and the settings read
 	reason   string
 	err      error
 }
@@ -461,6 +462,10 @@ func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, id *tenant.Identity, now ti
 		return p
 	}
 	p.settings, p.dl, p.records, p.sel = settings, kind.Deliverer, kind.Records, sel
+	p.fields = sel.Fields()
+	if rf, ok := settings.(deliver.RecordFielder); ok {
+		p.fields |= rf.RecordFields()
+	}
 	return p
 }
 

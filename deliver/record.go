@@ -43,6 +43,13 @@ const (
 	FieldNamespaceLabels                    // Record.NamespaceLabels
 )
 
+// RecordFielder is implemented by settings whose deliverer reads optional
+// record metadata (a destination turning pod labels into its own labels):
+// the Dispatcher has the decoder fill those fields for it.
+type RecordFielder interface {
+	RecordFields() Fields
+}
+
 // Has reports whether f includes every field of g.
 func (f Fields) Has(g Fields) bool { return f&g == g }
 
