@@ -34,6 +34,7 @@ import (
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/ledger"
 	"github.com/logdelivery/logdelivery/selector"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -46,6 +47,11 @@ type Object struct {
 	Bucket    string
 	Key       string // decoded object key
 	VersionID string
+	// ETag and Sequencer come from the notification: with VersionID they
+	// are the object's identity in the ledger (a new ETag is new content
+	// under the same key). Empty when unknown.
+	ETag      string
+	Sequencer string
 	Size      int64
 	// Time is when the object was written (event time or LastModified): the
 	// timestamp of records that carry none, and the start of end-to-end
@@ -54,7 +60,7 @@ type Object struct {
 }
 
 func (o Object) deliverObject() deliver.Object {
-	return deliver.Object{Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID, Size: o.Size, Time: o.Time}
+	return deliver.Object{Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID, ETag: o.ETag, Size: o.Size, Time: o.Time}
 }
 
 // Errors the Dispatcher reports in results, matched with errors.Is.
@@ -123,6 +129,12 @@ type Options struct {
 	// none (credentials.ExternalIDs.ExternalID). Default: nil, identities
 	// must carry theirs.
 	ExternalIDs func(tenantID string) string
+	// Ledger records what was delivered where (package ledger): with it, a
+	// delivery done before (a retry, a duplicate notification, a replay) is
+	// skipped with ReasonDelivered, and one that saved a checkpoint resumes
+	// after it, so each (object, destination) is delivered once. Default:
+	// nil, at-least-once: a retried object is delivered again everywhere.
+	Ledger ledger.Ledger
 	// Observer is told about every result as it is produced. Default: none.
 	Observer Observer
 	// Logger receives warnings (unknown groups, invalid configs) and errors.
@@ -372,6 +384,7 @@ type plan struct {
 	records  bool // the kind reads records
 	sel      selector.Selector
 	fields   deliver.Fields // the optional record metadata the selector and the settings read
+	revision string
 	reason   string
 	err      error
 }
@@ -462,6 +475,7 @@ func (d *Dispatcher) plan(cfg tenant.DeliveryConfig, id *tenant.Identity, now ti
 		return p
 	}
 	p.settings, p.dl, p.records, p.sel = settings, kind.Deliverer, kind.Records, sel
+	p.revision = cfg.Revision()
 	p.fields = sel.Fields()
 	if rf, ok := settings.(deliver.RecordFielder); ok {
 		p.fields |= rf.RecordFields()
@@ -485,6 +499,23 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, rd *reading) (r Result)
 	if err := d.checkDeadline(ctx); err != nil {
 		r.Err = err
 		return r
+	}
+	var entry ledger.Entry
+	var lkey ledger.Key
+	if d.opts.Ledger != nil {
+		lkey = d.ledgerKey(j)
+		var (
+			ok  bool
+			err error
+		)
+		if entry, ok, err = d.ledgerGet(ctx, lkey); err != nil {
+			r.Err = fault.Retryable(fmt.Errorf("reading the ledger of %s: %w", lkey, err))
+			return r
+		}
+		if ok && entry.State == ledger.Done {
+			r.Outcome, r.Reason = Skipped, ReasonDelivered
+			return r
+		}
 	}
 	// The destination's slot first, then the tenant's, then a shared one,
 	// so that a delivery waiting on a narrower limit never holds a wider
@@ -524,7 +555,12 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, rd *reading) (r Result)
 		}
 	}()
 	r.Started = d.opts.Now()
-	receipt, err := j.plan.dl.Deliver(ctx, d.delivery(j, rd))
+	dl := d.delivery(j, rd)
+	if d.opts.Ledger != nil {
+		dl.Checkpoint = entry.Checkpoint
+		dl.Progress = func(ctx context.Context, cp []byte) error { return d.opts.Ledger.Save(ctx, lkey, cp) }
+	}
+	receipt, err := j.plan.dl.Deliver(ctx, dl)
 	r.Duration = d.opts.Now().Sub(r.Started)
 	r.Receipt = receipt
 	if err != nil {
@@ -532,7 +568,40 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, rd *reading) (r Result)
 		return r
 	}
 	r.Outcome = Delivered
+	if d.opts.Ledger != nil {
+		// The delivery happened: a failure to record it costs a duplicate
+		// if the object comes again, never the delivery itself.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
+		defer cancel()
+		if err := d.opts.Ledger.Done(dctx, lkey); err != nil {
+			d.opts.Logger.Error("delivered, but the ledger could not record it: a repeat of the object would deliver it again",
+				"delivery", lkey.String(), "error", err)
+		}
+	}
 	return r
+}
+
+// ledgerTimeout bounds the ledger write that records a finished delivery,
+// which runs even when the delivery's context ended just after it.
+const ledgerTimeout = 10 * time.Second
+
+// ledgerKey returns the ledger key of a job.
+func (d *Dispatcher) ledgerKey(j job) ledger.Key {
+	version := j.o.obj.VersionID
+	if version == "" {
+		version = j.o.obj.ETag
+	}
+	return ledger.Key{Bucket: j.o.obj.Bucket, Object: j.o.obj.Key, Version: version,
+		Tenant: j.plan.cfg.TenantID, Destination: j.plan.cfg.Type, Revision: j.plan.revision}
+}
+
+// ledgerGet reads an entry, holding a shared slot only while it waits.
+func (d *Dispatcher) ledgerGet(ctx context.Context, k ledger.Key) (ledger.Entry, bool, error) {
+	if err := d.sem.Acquire(ctx, 1); err != nil {
+		return ledger.Entry{}, false, err
+	}
+	defer d.sem.Release(1)
+	return d.opts.Ledger.Get(ctx, k)
 }
 
 func (d *Dispatcher) checkDeadline(ctx context.Context) error {

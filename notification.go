@@ -93,6 +93,8 @@ type s3Record struct {
 			Key       string      `json:"key"`
 			Size      json.Number `json:"size"`
 			VersionID string      `json:"versionId"`
+			ETag      string      `json:"eTag"`
+			Sequencer string      `json:"sequencer"`
 		} `json:"object"`
 	} `json:"s3"`
 }
@@ -105,6 +107,8 @@ type eventBridgeDetail struct {
 		Key       string      `json:"key"`
 		Size      json.Number `json:"size"`
 		VersionID string      `json:"version-id"`
+		ETag      string      `json:"etag"`
+		Sequencer string      `json:"sequencer"`
 	} `json:"object"`
 }
 
@@ -171,6 +175,7 @@ func parseS3Records(records []s3Record) ([]Object, error) {
 			bad = append(bad, fmt.Sprintf("record %d: %v", i, err))
 			continue
 		}
+		obj.ETag, obj.Sequencer = strings.Trim(r.S3.Object.ETag, `"`), r.S3.Object.Sequencer
 		objs = append(objs, obj)
 	}
 	if len(bad) > 0 {
@@ -193,6 +198,7 @@ func parseEventBridge(env envelope) ([]Object, error) {
 	if err != nil {
 		return nil, &NotificationError{Reason: "EventBridge event: " + err.Error()}
 	}
+	obj.ETag, obj.Sequencer = strings.Trim(d.Object.ETag, `"`), d.Object.Sequencer
 	return []Object{obj}, nil
 }
 

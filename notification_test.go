@@ -24,7 +24,7 @@ const s3Event = `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRe
 
 var wantS3 = logdelivery.Object{
 	Bucket: "central-logs", Key: "prod-1/payments/api/api-7d9f/1693396021-red flowerü.log.gz",
-	VersionID: "v1", Size: 2048, Time: time.Date(2025, 8, 30, 11, 27, 1, 564e6, time.UTC),
+	VersionID: "v1", ETag: "abc", Sequencer: "00", Size: 2048, Time: time.Date(2025, 8, 30, 11, 27, 1, 564e6, time.UTC),
 }
 
 func snsWrap(t *testing.T, msg string) string {
@@ -60,7 +60,7 @@ func TestParseEventBridge(t *testing.T) {
 	objs, err := logdelivery.ParseNotification([]byte(body))
 	require.NoError(t, err)
 	require.Len(t, objs, 1)
-	assert.Equal(t, logdelivery.Object{Bucket: "central-logs", Key: "c/ns/app/pod/a+b.gz", VersionID: "v2", Size: 10,
+	assert.Equal(t, logdelivery.Object{Bucket: "central-logs", Key: "c/ns/app/pod/a+b.gz", VersionID: "v2", ETag: "x", Size: 10,
 		Time: time.Date(2025, 8, 30, 11, 27, 1, 0, time.UTC)}, objs[0])
 
 	deleted := `{"detail-type":"Object Deleted","source":"aws.s3","detail":{"bucket":{"name":"b"},"object":{"key":"k"}}}`

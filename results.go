@@ -43,6 +43,10 @@ const (
 	ReasonDisabled = "delivery config disabled"
 	ReasonExpired  = "delivery config expired (ttl)"
 	ReasonFiltered = "not selected by desired_logs, groups or match"
+	// ReasonDelivered: the ledger says this object was delivered to this
+	// destination, under this config revision, before (a retry, a
+	// duplicate notification, a replay).
+	ReasonDelivered = "delivered before (ledger)"
 )
 
 // Result is the outcome of one object at one destination.

@@ -49,6 +49,7 @@ type Object struct {
 	Bucket    string
 	Key       string // decoded object key
 	VersionID string // empty when unversioned or unknown
+	ETag      string // the notification's, without quotes; empty when unknown
 	Size      int64  // bytes; 0 when unknown
 	// Time is when the object was written (event time or LastModified). It is
 	// the timestamp fallback for records that carry none.
@@ -78,6 +79,17 @@ type Delivery struct {
 	// mode).
 	Identity *tenant.Identity
 
+	// Checkpoint is the progress an earlier attempt of this delivery saved
+	// with Progress (the ledger's), for the deliverer to resume after;
+	// nil when it starts from the beginning.
+	Checkpoint []byte
+	// Progress saves a checkpoint once the destination has accepted part of
+	// the delivery, so that a retry resumes after it (a record deliverer
+	// saves, per stream, how many records it had delivered). It is nil
+	// without a ledger. A deliverer that cannot save stops with the
+	// (retryable) error, so that a retry starts from what was saved.
+	Progress func(ctx context.Context, checkpoint []byte) error
+
 	// Open opens the raw object (for copying). Each call opens a new stream;
 	// the caller closes it.
 	Open func(ctx context.Context) (*Body, error)
@@ -99,6 +111,7 @@ type Receipt struct {
 	Dropped   int64 `json:"dropped,omitempty"`   // events not sent because the destination would refuse them
 	Truncated int64 `json:"truncated,omitempty"` // events shortened to fit the destination's size limit
 	Undecoded int64 `json:"undecoded,omitempty"` // input lines that did not become records (see DecodeStats.Undecoded)
+	Resumed   int64 `json:"resumed,omitempty"`   // records an earlier attempt delivered, skipped (see Delivery.Checkpoint)
 	Calls     int   `json:"calls,omitempty"`     // API calls made (writes, including retries)
 	// Location names where the data went: a URI, log group/stream or path.
 	Location string `json:"location,omitempty"`
@@ -113,6 +126,7 @@ func (r Receipt) Add(o Receipt) Receipt {
 	r.Dropped += o.Dropped
 	r.Truncated += o.Truncated
 	r.Undecoded += o.Undecoded
+	r.Resumed += o.Resumed
 	r.Calls += o.Calls
 	if r.Location == "" {
 		r.Location = o.Location

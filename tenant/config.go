@@ -24,6 +24,8 @@ package tenant
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -168,6 +170,21 @@ func cloneValue(v any) any {
 		return out
 	}
 	return v
+}
+
+// Revision returns a short fingerprint of what the config says about where
+// and what to deliver: every field but enabled, ttl and the timestamps. A
+// ledger keeps deliveries per revision, so that a changed destination (a
+// new log group, other applications) is delivered to again while an
+// unchanged one is not, however often the config is saved.
+func (c DeliveryConfig) Revision() string {
+	obj := c.Object()
+	for _, f := range []string{FieldEnabled, FieldTTL, FieldCreatedAt, FieldUpdatedAt} {
+		delete(obj, f)
+	}
+	b, _ := json.Marshal(obj) // keys sorted: a canonical form
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 // Bool returns a pointer to v, for DeliveryConfig.Enabled.

@@ -232,3 +232,18 @@ func FuzzDecodeObject(f *testing.F) {
 		}
 	})
 }
+
+func TestRevision(t *testing.T) {
+	a := s3()
+	r := a.Revision()
+	assert.Len(t, r, 16)
+	b := a.Clone()
+	b.Enabled, b.TTL, b.CreatedAt, b.UpdatedAt = tenant.Bool(false), 5, "x", "y"
+	assert.Equal(t, r, b.Revision(), "saving, disabling and expiry do not make a new revision")
+	c := a.Clone()
+	c.Settings["bucket_name"] = "other-bucket"
+	assert.NotEqual(t, r, c.Revision(), "a new destination is a new revision")
+	d := a.Clone()
+	d.DesiredLogs = []string{"api"}
+	assert.NotEqual(t, r, d.Revision())
+}

@@ -45,10 +45,12 @@ package cloudwatch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -310,6 +312,18 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 		now:     dv.opts.Now(),
 		sem:     make(chan struct{}, dv.opts.Concurrency),
 		streams: map[streamID]*streamState{},
+		saved:   map[string]int64{},
+		resume:  map[string]int64{},
+		save:    d.Progress,
+	}
+	if len(d.Checkpoint) > 0 {
+		var cp checkpoint
+		if err := json.Unmarshal(d.Checkpoint, &cp); err != nil {
+			dv.log.Warn("cloudwatch: unreadable checkpoint ignored; the delivery starts over", "object", d.Object.Key, "error", err)
+		} else {
+			maps.Copy(r.resume, cp.Streams)
+			maps.Copy(r.saved, cp.Streams)
+		}
 	}
 	readErr := r.read(rr)
 	r.flushAll()
@@ -334,6 +348,17 @@ type streamState struct {
 	name string
 	b    *cwbatch.Batcher
 	done chan struct{} // closed when the stream's last submitted batch is finished
+	// consumed counts the stream's records read so far, in object order,
+	// those skipped on resume and those dropped included: a batch ends at
+	// a position, which its acceptance saves as the stream's checkpoint.
+	consumed int64
+	skip     int64 // records an earlier attempt delivered, still to skip
+}
+
+// checkpoint is a cloudwatch delivery's progress: per stream name, how many
+// of the stream's records (in object order) the accepted batches covered.
+type checkpoint struct {
+	Streams map[string]int64 `json:"streams"`
 }
 
 // run is one delivery in progress.
@@ -355,15 +380,19 @@ type run struct {
 	last      *streamState
 	lastID    streamID
 	openBytes int
-	first     string // first stream name, for the receipt's location
+	first     string           // first stream name, for the receipt's location
+	resume    map[string]int64 // the checkpoint resumed from, by stream name
+	save      func(context.Context, []byte) error
 
 	stopped atomic.Bool // a batch failed: send and read no more
+	saveMu  sync.Mutex  // one checkpoint write at a time, in order
 
 	mu           sync.Mutex // guards the fields below
 	rcpt         deliver.Receipt
 	failErr      error  // the first failure
 	failStream   string // the stream it happened on
 	notDelivered int64  // events of failed or abandoned batches
+	saved        map[string]int64
 }
 
 func (r *run) failed() bool { return r.stopped.Load() }
@@ -412,6 +441,16 @@ func (r *run) read(rr deliver.RecordReader) error {
 			r.fail("", fault.Permanent(err), 0)
 			return nil
 		}
+		if st.skip > 0 {
+			st.skip--
+			st.consumed++
+			r.mu.Lock()
+			r.rcpt.Resumed++
+			r.mu.Unlock()
+			continue
+		}
+		pos := st.consumed // the stream's records before this one
+		st.consumed++
 		ev, out := cwbatch.Prepare(rec.Message, rec.Time, r.now, r.dv.opts.MaxEventSize)
 		if out != cwbatch.Kept {
 			r.mu.Lock()
@@ -427,7 +466,7 @@ func (r *run) read(rr deliver.RecordReader) error {
 		}
 		if full := st.b.Add(ev); full != nil {
 			r.openBytes -= full.Bytes
-			r.submit(st, full)
+			r.submit(st, full, pos)
 		}
 		r.openBytes += ev.Size()
 		if r.openBytes > maxOpenBytes {
@@ -448,7 +487,7 @@ func (r *run) stream(rec deliver.Record) (*streamState, error) {
 		if err != nil {
 			return nil, err
 		}
-		st = &streamState{name: name, b: cwbatch.New(cwbatch.Limits{})}
+		st = &streamState{name: name, b: cwbatch.New(cwbatch.Limits{}), skip: r.resume[name]}
 		// Records naming the same stream through different fields share it.
 		for _, other := range r.streams {
 			if other.name == name {
@@ -522,15 +561,16 @@ func (r *run) flushAll() {
 		}
 		seen[st] = true
 		if b := st.b.Flush(); b != nil {
-			r.submit(st, b)
+			r.submit(st, b, st.consumed)
 		}
 	}
 	r.openBytes = 0
 }
 
-// submit queues a batch of a stream. It blocks while Concurrency batches are
-// queued or in flight. Batches of one stream are sent in submission order.
-func (r *run) submit(st *streamState, b *cwbatch.Batch) {
+// submit queues a batch of a stream, which ends at position end of the
+// stream's records. It blocks while Concurrency batches are queued or in
+// flight. Batches of one stream are sent in submission order.
+func (r *run) submit(st *streamState, b *cwbatch.Batch, end int64) {
 	select {
 	case r.sem <- struct{}{}:
 	case <-r.ctx.Done():
@@ -551,12 +591,35 @@ func (r *run) submit(st *streamState, b *cwbatch.Batch) {
 			r.fail(st.name, nil, len(b.Events))
 			return
 		}
-		r.send(st.name, b)
+		if r.send(st.name, b) {
+			r.progress(st.name, end)
+		}
 	}()
 }
 
-// send delivers one batch with retries and records the outcome.
-func (r *run) send(stream string, b *cwbatch.Batch) {
+// progress saves the checkpoint once a batch of stream, ending at position
+// end, was accepted. A failed save stops the delivery, retryably, so that a
+// retry resumes from what was saved rather than duplicating more.
+func (r *run) progress(stream string, end int64) {
+	if r.save == nil {
+		return
+	}
+	r.mu.Lock()
+	r.saved[stream] = max(r.saved[stream], end)
+	cp, _ := json.Marshal(checkpoint{Streams: maps.Clone(r.saved)})
+	r.mu.Unlock()
+	// Batches of several streams may save at once; the ledger keeps the
+	// last write, and each write holds every stream's latest position.
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	if err := r.save(r.ctx, cp); err != nil {
+		r.fail(stream, fault.Retryable(fmt.Errorf("saving the delivery's checkpoint: %w", err)), 0)
+	}
+}
+
+// send delivers one batch with retries, records the outcome and reports
+// whether the batch was accepted.
+func (r *run) send(stream string, b *cwbatch.Batch) bool {
 	events := make([]types.InputLogEvent, len(b.Events))
 	for i := range b.Events {
 		events[i] = types.InputLogEvent{Timestamp: &b.Events[i].Timestamp, Message: &b.Events[i].Message}
@@ -575,7 +638,7 @@ func (r *run) send(stream string, b *cwbatch.Batch) {
 	r.rcpt.Calls += calls
 	if err != nil {
 		r.mu.Unlock()
-		return
+		return false
 	}
 	lo, hi := rejected(out.RejectedLogEventsInfo, len(events))
 	r.rcpt.Rejected += int64(lo + len(events) - hi)
@@ -588,6 +651,7 @@ func (r *run) send(stream string, b *cwbatch.Batch) {
 		r.dv.log.Warn("cloudwatch: events rejected", "group", r.group, "stream", stream,
 			"too_old_or_expired", lo, "too_new", len(events)-hi)
 	}
+	return true
 }
 
 // rejected returns the range [lo, hi) of events accepted given the
