@@ -28,6 +28,7 @@ package records
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -127,8 +128,20 @@ func New(dir string, optFns ...func(*Options)) (*Deliverer, error) {
 
 // stream is the open batch of one log stream.
 type stream struct {
+	name string
 	path string
 	b    *cwbatch.Batcher
+	// consumed counts the stream's records read, in object order, those
+	// skipped on resume and those dropped included; skip is what an
+	// earlier attempt of the delivery wrote, still to skip.
+	consumed, skip int64
+}
+
+// checkpoint is a delivery's progress: per stream, how many of its records
+// (in object order) the written batches covered. It is the cloudwatch
+// deliverer's format, so that a destination may move between the two.
+type checkpoint struct {
+	Streams map[string]int64 `json:"streams"`
 }
 
 // Deliver appends the records of d to the files of its log group. The
@@ -165,7 +178,16 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 		names    nameCache
 		now      = w.opts.Now()
 	)
-	write := func(s *stream, b *cwbatch.Batch) error {
+	cp := checkpoint{Streams: map[string]int64{}}
+	if len(d.Checkpoint) > 0 {
+		if err := json.Unmarshal(d.Checkpoint, &cp); err != nil || cp.Streams == nil {
+			w.opts.Logger.Warn("records: unreadable checkpoint ignored; the delivery starts over", "object", d.Object.Key, "error", err)
+			cp = checkpoint{Streams: map[string]int64{}}
+		}
+	}
+	// write appends a batch of s, which ends at position end of the
+	// stream's records, and saves the checkpoint.
+	write := func(s *stream, b *cwbatch.Batch, end int64) error {
 		buffered -= b.Bytes
 		n, err := w.write(s.path, b)
 		rcpt.Calls++
@@ -174,13 +196,20 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 		}
 		rcpt.Events += int64(len(b.Events))
 		rcpt.Bytes += n
+		if d.Progress != nil {
+			cp.Streams[s.name] = end
+			data, _ := json.Marshal(cp)
+			if err := d.Progress(ctx, data); err != nil {
+				return fault.Retryable(fmt.Errorf("records: saving the delivery's checkpoint: %w", err))
+			}
+		}
 		return nil
 	}
 	flushAll := func() error {
 		var errs []error
 		for _, s := range order {
 			if b := s.b.Flush(); b != nil {
-				if err := write(s, b); err != nil {
+				if err := write(s, b, s.consumed); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -217,10 +246,18 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 				w.opts.Logger.Warn("records: event dropped: invalid stream name", "object", d.Object.Key, "stream", name, "err", err)
 				continue
 			}
-			s = &stream{path: path, b: cwbatch.New(cwbatch.Limits{})}
+			s = &stream{name: name, path: path, b: cwbatch.New(cwbatch.Limits{}), skip: cp.Streams[name]}
 			streams[name] = s
 			order = append(order, s)
 		}
+		if s.skip > 0 { // an earlier attempt wrote it
+			s.skip--
+			s.consumed++
+			rcpt.Resumed++
+			continue
+		}
+		pos := s.consumed
+		s.consumed++
 		ev, out := cwbatch.Prepare(rec.Message, rec.Time, now, w.opts.MaxEventSize)
 		switch {
 		case out.Dropped():
@@ -230,7 +267,7 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 			rcpt.Truncated++
 		}
 		if full := s.b.Add(ev); full != nil {
-			if err := write(s, full); err != nil {
+			if err := write(s, full, pos); err != nil {
 				return rcpt, err
 			}
 		}
