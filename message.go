@@ -2,7 +2,9 @@ package logdelivery
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 )
 
 // Message is a queue message announcing objects, such as an SQS message.
@@ -66,6 +68,43 @@ func (d *Dispatcher) DispatchMessages(ctx context.Context, msgs ...Message) []Me
 		out[i].Results = append(out[i].Results, r)
 	}
 	return out
+}
+
+// FailureSummary describes why the message failed, for a failure queue's
+// message attributes: reason joins the body's error and each failed
+// destination's ("s3://b/k → tenant/type: error"), the first ten, each cut
+// to 500 bytes; destinations lists the failed "tenant/type" pairs, comma
+// separated, each once. Both stay under a few kilobytes.
+func (m MessageResult) FailureSummary() (reason, destinations string) {
+	var reasons, dests []string
+	seen := map[string]bool{}
+	if m.Err != nil {
+		reasons = append(reasons, cut(m.Err.Error(), 500))
+	}
+	for _, r := range m.Results {
+		if r.Outcome != Failed {
+			continue
+		}
+		dest := r.Key.Tenant + "/" + r.Destination
+		if r.Destination == "" {
+			dest = r.Key.Tenant + "/(all)"
+		}
+		if !seen[dest] {
+			seen[dest] = true
+			dests = append(dests, dest)
+		}
+		if len(reasons) < 10 {
+			reasons = append(reasons, cut(fmt.Sprintf("s3://%s/%s → %s: %v", r.Object.Bucket, r.Object.Key, dest, r.Err), 500))
+		}
+	}
+	return strings.Join(reasons, "\n"), strings.Join(dests, ",")
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // LogFailures logs the message's failures: permanent ones (not retried) at

@@ -30,6 +30,8 @@ func TestDrainsMotoQueue(t *testing.T) {
 	client := sqs.NewFromConfig(srv.Config())
 	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("logs")})
 	require.NoError(t, err)
+	failures, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("logs-failures")})
+	require.NoError(t, err)
 
 	var want []string
 	for i := range 25 {
@@ -51,6 +53,7 @@ func TestDrainsMotoQueue(t *testing.T) {
 	var logs syncBuffer
 	w, err := sqsworker.New(client, aws.ToString(q.QueueUrl), d, func(o *sqsworker.Options) {
 		o.WaitTime = time.Second
+		o.FailureQueueURL = aws.ToString(failures.QueueUrl)
 		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
 	require.NoError(t, err)
@@ -68,16 +71,23 @@ func TestDrainsMotoQueue(t *testing.T) {
 
 	got := rec.Keys()
 	sort.Strings(got)
-	assert.Equal(t, want, got, "every object delivered exactly once, the malformed message deleted")
+	assert.Equal(t, want, got, "every object delivered exactly once, the malformed message parked")
 
-	var failures []map[string]any
+	var errorLines []map[string]any
 	for _, l := range logs.lines(t) {
 		if l["level"] == "ERROR" {
-			failures = append(failures, l)
+			errorLines = append(errorLines, l)
 		}
 	}
-	require.Len(t, failures, 1, "the malformed message's failure is logged")
-	assert.EqualValues(t, 1, failures[0]["receive_count"], "with SQS's receive count: its first delivery")
+	require.Len(t, errorLines, 1, "the malformed message's failure is logged")
+	assert.EqualValues(t, 1, errorLines[0]["receive_count"], "with SQS's receive count: its first delivery")
+
+	parked, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: failures.QueueUrl, MaxNumberOfMessages: 10,
+		WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}})
+	require.NoError(t, err)
+	require.Len(t, parked.Messages, 1, "the malformed message is in the failure queue")
+	assert.Equal(t, "not json", aws.ToString(parked.Messages[0].Body))
+	assert.NotEmpty(t, aws.ToString(parked.Messages[0].MessageAttributes["logdelivery-failure"].StringValue), "with its reason")
 }
 
 func kindsOf(t *testing.T, kinds ...deliver.Kind) *deliver.Registry {

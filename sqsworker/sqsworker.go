@@ -30,6 +30,7 @@ type API interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
 // Options configures a Worker. A zero field means its default; a field
@@ -72,6 +73,20 @@ type Options struct {
 	// MaxReceiveBackoff caps the jittered exponential backoff after failed
 	// receives. Positive. Default: 30s.
 	MaxReceiveBackoff time.Duration
+	// FailureQueueURL is where messages that failed permanently (a
+	// malformed body, or a permanent failure at some destination and no
+	// retryable one) are parked: sent there with their reasons as message
+	// attributes (logdelivery-failure, logdelivery-failed-destinations),
+	// then deleted, so that they can be replayed once fixed (with a ledger,
+	// a replay delivers only what is missing). Default: none; such messages
+	// are kept, their visibility set to RetryDelay, so that the queue's
+	// redrive policy moves them to its dead-letter queue after
+	// maxReceiveCount receives. Either way nothing is lost; set
+	// DeletePermanentFailures to drop them instead.
+	FailureQueueURL string
+	// DeletePermanentFailures deletes messages that failed permanently, as
+	// the reference processor does: their logs are lost. Default: false.
+	DeletePermanentFailures bool
 	// Flusher, when set, is flushed after every processed message.
 	Flusher interface{ Flush() error }
 	// Logger receives failures and lifecycle events. The failure lines of
@@ -173,6 +188,12 @@ func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(
 	}
 	if err := w.opts.validate(); err != nil {
 		return nil, err
+	}
+	switch {
+	case w.opts.FailureQueueURL != "" && w.opts.DeletePermanentFailures:
+		return nil, errors.New("sqsworker: Options.FailureQueueURL and Options.DeletePermanentFailures exclude each other: park failed messages or delete them")
+	case w.opts.FailureQueueURL == queueURL:
+		return nil, errors.New("sqsworker: Options.FailureQueueURL is the queue itself; parked messages would come straight back")
 	}
 	return w, nil
 }
@@ -298,6 +319,14 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 			w.opts.Logger.Error("flushing metrics", "error", err)
 		}
 	}
+	if !res.Retry() && res.Failed() && !w.opts.DeletePermanentFailures {
+		if w.opts.FailureQueueURL == "" || !w.park(settleCtx, m, res) {
+			// Kept for the queue's redrive policy (or the failure queue
+			// was unreachable): back after RetryDelay, never lost.
+			w.release(settleCtx, id, handle, w.opts.RetryDelay)
+			return
+		}
+	}
 	if !res.Retry() {
 		deletes.add(msgRef{id: id, handle: handle}) // never blocks
 		return
@@ -306,12 +335,41 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	if errors.Is(ctx.Err(), context.Canceled) {
 		delay = 0 // cut short by shutdown: let another worker take over now
 	}
+	w.release(settleCtx, id, handle, delay)
+}
+
+// release makes a message visible again after delay.
+func (w *Worker) release(settleCtx context.Context, id, handle string, delay time.Duration) {
 	sctx, cancelSettle := context.WithTimeout(settleCtx, 15*time.Second)
 	defer cancelSettle()
 	// Wait out a renewal in progress: it may still include this message.
 	w.beating.Lock()
 	w.beating.Unlock()
 	w.changeVisibility(sctx, []msgRef{{id: id, handle: handle}}, delay)
+}
+
+// park sends a permanently failed message to the failure queue with its
+// reasons, and reports whether it was sent (then it may be deleted).
+func (w *Worker) park(settleCtx context.Context, m types.Message, res logdelivery.MessageResult) bool {
+	ctx, cancel := context.WithTimeout(settleCtx, 15*time.Second)
+	defer cancel()
+	reason, dests := res.FailureSummary()
+	attrs := map[string]types.MessageAttributeValue{
+		"logdelivery-failure": {DataType: aws.String("String"), StringValue: aws.String(reason)},
+	}
+	if id := aws.ToString(m.MessageId); id != "" {
+		attrs["logdelivery-message-id"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(id)}
+	}
+	if dests != "" {
+		attrs["logdelivery-failed-destinations"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(dests)}
+	}
+	_, err := w.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(w.opts.FailureQueueURL), MessageBody: m.Body, MessageAttributes: attrs})
+	if err != nil {
+		w.opts.Logger.Error("parking a permanently failed message failed; it is kept for a later receive", "message_id", aws.ToString(m.MessageId), "error", err)
+		return false
+	}
+	w.opts.Logger.Warn("message parked in the failure queue", "message_id", aws.ToString(m.MessageId), "reason", reason)
+	return true
 }
 
 // receiveCount returns the log attribute receive_count: how many times SQS

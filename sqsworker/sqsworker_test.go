@@ -57,6 +57,10 @@ type fakeSQS struct {
 	// receiveCount, when set, is each message's ApproximateReceiveCount,
 	// returned when the receive asks for it (as SQS does).
 	receiveCount string
+	// sent records SendMessage calls (parked messages); sendErr, when
+	// set, fails them.
+	sent    []*sqs.SendMessageInput
+	sendErr error
 }
 
 func newFake(bodies ...string) *fakeSQS {
@@ -134,6 +138,30 @@ func (f *fakeSQS) ChangeMessageVisibilityBatch(_ context.Context, in *sqs.Change
 		f.changed <- rh
 	}
 	return &sqs.ChangeMessageVisibilityBatchOutput{}, nil
+}
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sendErr != nil {
+		return nil, f.sendErr
+	}
+	if aws.ToString(in.QueueUrl) == "" || aws.ToString(in.MessageBody) == "" {
+		return nil, errors.New("InvalidParameterValue: QueueUrl and MessageBody are required")
+	}
+	for name, a := range in.MessageAttributes {
+		if aws.ToString(a.StringValue) == "" || len(name) > 256 {
+			return nil, fmt.Errorf("InvalidParameterValue: attribute %s must not be empty", name)
+		}
+	}
+	f.sent = append(f.sent, in)
+	return &sqs.SendMessageOutput{MessageId: aws.String(fmt.Sprintf("parked-%d", len(f.sent)))}, nil
+}
+
+func (f *fakeSQS) parked() []*sqs.SendMessageInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.sent)
 }
 
 func (f *fakeSQS) isDeleted(rh string) bool {
@@ -222,13 +250,20 @@ func TestSettlesEveryMessage(t *testing.T) {
 	require.NoError(t, err)
 	stop := start(t, w)
 	eventually(t, "finished messages deleted", func() bool {
-		return fake.isDeleted("rh-m0") && fake.isDeleted("rh-m2") && fake.isDeleted("rh-m3") && fake.isDeleted("rh-m4")
+		return fake.isDeleted("rh-m0") && fake.isDeleted("rh-m4")
 	})
-	eventually(t, "the retryable message delayed", func() bool { return len(fake.visibilities("rh-m1")) > 0 })
+	eventually(t, "the other messages delayed", func() bool {
+		return len(fake.visibilities("rh-m1")) > 0 && len(fake.visibilities("rh-m2")) > 0 && len(fake.visibilities("rh-m3")) > 0
+	})
 	assert.NoError(t, w.Healthy())
 	stop()
 	assert.False(t, fake.isDeleted("rh-m1"), "a message needing a retry is not deleted")
 	assert.Equal(t, []int32{45}, fake.visibilities("rh-m1"), "it comes back after RetryDelay")
+	for _, rh := range []string{"rh-m2", "rh-m3"} {
+		assert.False(t, fake.isDeleted(rh), "a permanent failure is kept for the redrive policy by default")
+		assert.Equal(t, []int32{45}, fake.visibilities(rh))
+	}
+	assert.Empty(t, fake.parked(), "no failure queue configured")
 	assert.Error(t, w.Healthy(), "not healthy once stopped")
 }
 
@@ -352,6 +387,11 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		{"max processing time negative", func(o *sqsworker.Options) { o.MaxProcessingTime = -time.Second }, []string{"MaxProcessingTime"}},
 		{"shutdown timeout negative", func(o *sqsworker.Options) { o.ShutdownTimeout = -time.Second }, []string{"ShutdownTimeout"}},
 		{"receive backoff negative", func(o *sqsworker.Options) { o.MaxReceiveBackoff = -time.Second }, []string{"MaxReceiveBackoff"}},
+		{"park and delete", func(o *sqsworker.Options) {
+			o.FailureQueueURL = "failures"
+			o.DeletePermanentFailures = true
+		}, []string{"FailureQueueURL", "DeletePermanentFailures"}},
+		{"failure queue is the queue", func(o *sqsworker.Options) { o.FailureQueueURL = "q" }, []string{"FailureQueueURL", "queue itself"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := sqsworker.New(newFake(), "q", d, tc.opt)
@@ -493,7 +533,7 @@ func TestFailuresLogTheReceiveCount(t *testing.T) {
 	require.NoError(t, err)
 	stop := start(t, w)
 	eventually(t, "every message settled", func() bool {
-		return len(fake.visibilities("rh-m0")) > 0 && fake.isDeleted("rh-m1") && fake.isDeleted("rh-m2")
+		return len(fake.visibilities("rh-m0")) > 0 && len(fake.visibilities("rh-m1")) > 0 && len(fake.visibilities("rh-m2")) > 0
 	})
 	stop()
 
@@ -532,4 +572,83 @@ func TestRunClosesTheDispatcher(t *testing.T) {
 	assert.Zero(t, rec.closed.Load(), "not while running")
 	stop()
 	assert.Equal(t, int32(1), rec.closed.Load())
+}
+
+// With a failure queue, permanently failed messages are sent there with
+// their reasons and deleted from the source queue; a retryable failure in
+// the same message keeps it in the source queue instead.
+func TestPermanentFailuresAreParked(t *testing.T) {
+	mixed := `{"Records":[` + strings.TrimSuffix(strings.TrimPrefix(body("c/denied/a/p/2.gz"), `{"Records":[`), "]}") + "," +
+		strings.TrimSuffix(strings.TrimPrefix(body("c/flaky/a/p/2.gz"), `{"Records":[`), "]}") + "]}"
+	fake := newFake(body("c/denied/a/p/1.gz"), "{malformed", body("c/ok/a/p/1.gz"), mixed)
+	d := dispatcher(t, func(_ context.Context, dl *deliver.Delivery) (deliver.Receipt, error) {
+		switch dl.Key.Tenant {
+		case "denied":
+			return deliver.Receipt{}, fault.Permanent(errors.New("AccessDenied: not authorized to perform s3:PutObject"))
+		case "flaky":
+			return deliver.Receipt{}, errors.New("throttled")
+		}
+		return deliver.Receipt{Objects: 1}, nil
+	})
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) { o.FailureQueueURL = "failures" })
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "messages settled", func() bool {
+		return fake.isDeleted("rh-m0") && fake.isDeleted("rh-m1") && fake.isDeleted("rh-m2") && len(fake.visibilities("rh-m3")) > 0
+	})
+	stop()
+	assert.False(t, fake.isDeleted("rh-m3"), "a message with a retryable failure stays for its retry")
+
+	parked := fake.parked()
+	require.Len(t, parked, 2, "the denied and the malformed message are parked")
+	bodies := map[string]*sqs.SendMessageInput{}
+	for _, p := range parked {
+		assert.Equal(t, "failures", aws.ToString(p.QueueUrl))
+		bodies[aws.ToString(p.MessageBody)] = p
+	}
+	denied := bodies[body("c/denied/a/p/1.gz")]
+	require.NotNil(t, denied, "the body is parked unchanged, ready for a replay")
+	assert.Contains(t, aws.ToString(denied.MessageAttributes["logdelivery-failure"].StringValue), "AccessDenied")
+	assert.Contains(t, aws.ToString(denied.MessageAttributes["logdelivery-failure"].StringValue), "s3://central/c/denied/a/p/1.gz")
+	assert.Equal(t, "denied/s3", aws.ToString(denied.MessageAttributes["logdelivery-failed-destinations"].StringValue))
+	assert.Equal(t, "m0", aws.ToString(denied.MessageAttributes["logdelivery-message-id"].StringValue))
+	malformed := bodies["{malformed"]
+	require.NotNil(t, malformed)
+	assert.NotEmpty(t, aws.ToString(malformed.MessageAttributes["logdelivery-failure"].StringValue))
+}
+
+// A failure queue that cannot be reached keeps the message in the source
+// queue: parking never loses a message.
+func TestUnreachableFailureQueueKeepsTheMessage(t *testing.T) {
+	fake := newFake(body("c/denied/a/p/1.gz"))
+	fake.sendErr = errors.New("AWS.SimpleQueueService.NonExistentQueue")
+	d := dispatcher(t, func(context.Context, *deliver.Delivery) (deliver.Receipt, error) {
+		return deliver.Receipt{}, fault.Permanent(errors.New("AccessDenied"))
+	})
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
+		o.FailureQueueURL = "failures"
+		o.RetryDelay = 7 * time.Second
+	})
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "the message released", func() bool { return len(fake.visibilities("rh-m0")) > 0 })
+	stop()
+	assert.False(t, fake.isDeleted("rh-m0"))
+	assert.Equal(t, []int32{7}, fake.visibilities("rh-m0"))
+}
+
+// DeletePermanentFailures restores the reference processor's behaviour:
+// permanently failed messages are deleted.
+func TestDeletePermanentFailures(t *testing.T) {
+	fake := newFake(body("c/denied/a/p/1.gz"), "{malformed")
+	d := dispatcher(t, func(context.Context, *deliver.Delivery) (deliver.Receipt, error) {
+		return deliver.Receipt{}, fault.Permanent(errors.New("AccessDenied"))
+	})
+	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) { o.DeletePermanentFailures = true })
+	require.NoError(t, err)
+	stop := start(t, w)
+	eventually(t, "both deleted", func() bool { return fake.isDeleted("rh-m0") && fake.isDeleted("rh-m1") })
+	stop()
+	assert.Empty(t, fake.parked())
+	assert.Empty(t, fake.visibilities("rh-m0"))
 }
