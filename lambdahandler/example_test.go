@@ -17,8 +17,10 @@ import (
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 )
 
-// The handler returns, as BatchItemFailures, only the messages whose
-// objects failed retryably somewhere. In a function: lambda.Start(h.Handle).
+// The handler returns, as BatchItemFailures, the messages whose objects
+// failed retryably somewhere and, unless a failure queue is set, those that
+// failed permanently, for the queue's redrive policy: nothing is lost. In a
+// function: lambda.Start(h.Handle).
 func ExampleHandler_Handle() {
 	store, err := memstore.New([]tenant.DeliveryConfig{
 		{TenantID: "acme", Type: "s3", Settings: map[string]any{"bucket_name": "acme-logs"}},
@@ -41,7 +43,10 @@ func ExampleHandler_Handle() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h := lambdahandler.New(d)
+	h, err := lambdahandler.New(d)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	event := func(key string) string {
 		return `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"central"},"object":{"key":"` + key + `"}}}]}`
@@ -56,4 +61,5 @@ func ExampleHandler_Handle() {
 	}
 	// Output:
 	// retry m2
+	// retry m3
 }

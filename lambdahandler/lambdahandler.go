@@ -5,7 +5,7 @@
 // Enable ReportBatchItemFailures on the event source mapping; without it
 // Lambda retries or deletes the whole batch regardless of the response.
 //
-//	h := lambdahandler.New(dispatcher)
+//	h, err := lambdahandler.New(dispatcher)
 //	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM(func() { h.Close() }))
 //
 // Lambda sends SIGTERM at shutdown only to functions with an extension;
@@ -15,21 +15,50 @@ package lambdahandler
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logdelivery/logdelivery"
+	"github.com/logdelivery/logdelivery/internal/failqueue"
 )
+
+// FailureQueue sends messages to a failure queue, in the SQS client's
+// method shape; an *sqs.Client is one.
+type FailureQueue interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
 
 // Options configures a Handler.
 type Options struct {
 	// Reserve is how long before the invocation deadline the handler stops
 	// delivering, so that it can still answer: deliveries not finished by
-	// then are cut short and their messages reported for retry.
-	// Default: 3s.
+	// then are cut short and their messages reported for retry. Not
+	// negative. Default: 3s.
 	Reserve time.Duration
+	// FailureQueue and FailureQueueURL, set together, park messages that
+	// failed permanently (a malformed body, or a permanent failure at
+	// some destination and no retryable one): they are sent there with
+	// their reasons as message attributes (logdelivery-failure,
+	// logdelivery-failed-destinations) and not reported, so that Lambda
+	// deletes them; they can be replayed once fixed (with a ledger, a
+	// replay delivers only what is missing). A message that cannot be
+	// parked is reported for retry.
+	//
+	// Default: none; such messages are reported as batch item failures
+	// too, so that the queue's redrive policy moves them to its
+	// dead-letter queue after maxReceiveCount receives. Either way nothing
+	// is lost; set DeletePermanentFailures to drop them instead.
+	FailureQueue    FailureQueue
+	FailureQueueURL string
+	// DeletePermanentFailures lets Lambda delete messages that failed
+	// permanently, as the reference processor does: their logs are lost.
+	// Default: false.
+	DeletePermanentFailures bool
 	// Flusher, when set, is flushed at the end of every invocation (for
 	// example a *metrics.EMF writing to stdout).
 	Flusher interface{ Flush() error }
@@ -43,19 +72,37 @@ type Handler struct {
 	opts Options
 }
 
-// New returns a Handler dispatching with d.
-func New(d *logdelivery.Dispatcher, optFns ...func(*Options)) *Handler {
+// New returns a Handler dispatching with d. It fails when d is nil or an
+// option is invalid (see Options).
+func New(d *logdelivery.Dispatcher, optFns ...func(*Options)) (*Handler, error) {
+	if d == nil {
+		return nil, errors.New("lambdahandler: a dispatcher is required")
+	}
 	h := &Handler{d: d}
 	for _, fn := range optFns {
 		fn(&h.opts)
 	}
-	if h.opts.Reserve <= 0 {
-		h.opts.Reserve = 3 * time.Second
+	o := &h.opts
+	var errs []error
+	switch {
+	case o.Reserve == 0:
+		o.Reserve = 3 * time.Second
+	case o.Reserve < 0:
+		errs = append(errs, fmt.Errorf("lambdahandler: Options.Reserve is %v; accepted: not negative (0 for the default, 3s)", o.Reserve))
 	}
-	if h.opts.Logger == nil {
-		h.opts.Logger = slog.New(slog.DiscardHandler)
+	if (o.FailureQueue == nil) != (o.FailureQueueURL == "") {
+		errs = append(errs, errors.New("lambdahandler: Options.FailureQueue and Options.FailureQueueURL are set together or not at all"))
 	}
-	return h
+	if o.FailureQueue != nil && o.DeletePermanentFailures {
+		errs = append(errs, errors.New("lambdahandler: Options.FailureQueue and Options.DeletePermanentFailures exclude each other: park failed messages or delete them"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return h, nil
 }
 
 // Close closes the Dispatcher, releasing what its deliverers hold. Call it
@@ -66,13 +113,20 @@ func (h *Handler) Close() error { return h.d.Close() }
 // returns the ids of the messages that need a retry: those with a
 // retryable failure at some destination, including work cut short by the
 // deadline. Messages that failed only permanently (malformed body, bad
-// key, missing bucket, access denied) are logged and not retried. Handle
-// never returns an error: an error would make Lambda retry the whole batch,
-// deliveries that succeeded included.
+// key, missing bucket, access denied) are logged and parked in the
+// failure queue, reported too (the default), or dropped, as Options say.
+// Handle never returns an error: an error would make Lambda retry the
+// whole batch, deliveries that succeeded included.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	// Deliveries stop Reserve before the deadline; parking failed
+	// messages may use the first half of the reserve.
+	settleCtx, cancelSettle := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancelSettle()
 	if dl, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-h.opts.Reserve))
+		defer cancel()
+		settleCtx, cancel = context.WithDeadline(settleCtx, dl.Add(-h.opts.Reserve/2))
 		defer cancel()
 	}
 	msgs := make([]logdelivery.Message, len(ev.Records))
@@ -80,11 +134,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		msgs[i] = logdelivery.Message{ID: r.MessageId, Body: []byte(r.Body)}
 	}
 	var resp events.SQSEventResponse
-	for _, m := range h.d.DispatchMessages(ctx, msgs...) {
-		if m.Retry() {
+	for i, m := range h.d.DispatchMessages(ctx, msgs...) {
+		m.LogFailures(ctx, h.opts.Logger)
+		if m.Retry() || m.Failed() && !h.settlePermanent(settleCtx, ev.Records[i].Body, m) {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.ID})
 		}
-		m.LogFailures(ctx, h.opts.Logger)
 	}
 	if h.opts.Flusher != nil {
 		if err := h.opts.Flusher.Flush(); err != nil {
@@ -92,4 +146,21 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 	}
 	return resp, nil
+}
+
+// settlePermanent deals with a message that failed permanently and reports
+// whether Lambda may delete it.
+func (h *Handler) settlePermanent(ctx context.Context, body string, m logdelivery.MessageResult) bool {
+	switch {
+	case h.opts.DeletePermanentFailures:
+		return true
+	case h.opts.FailureQueue == nil:
+		return false // for the redrive policy
+	}
+	if err := failqueue.Park(ctx, h.opts.FailureQueue, h.opts.FailureQueueURL, body, m); err != nil {
+		h.opts.Logger.Error("a permanently failed message is reported for retry", "message_id", m.ID, "error", err)
+		return false
+	}
+	h.opts.Logger.Warn("message parked in the failure queue", "message_id", m.ID)
+	return true
 }

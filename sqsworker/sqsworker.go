@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/logdelivery/logdelivery"
+	"github.com/logdelivery/logdelivery/internal/failqueue"
 )
 
 // API is the part of the SQS client the worker uses.
@@ -353,22 +354,11 @@ func (w *Worker) release(settleCtx context.Context, id, handle string, delay tim
 func (w *Worker) park(settleCtx context.Context, m types.Message, res logdelivery.MessageResult) bool {
 	ctx, cancel := context.WithTimeout(settleCtx, 15*time.Second)
 	defer cancel()
-	reason, dests := res.FailureSummary()
-	attrs := map[string]types.MessageAttributeValue{
-		"logdelivery-failure": {DataType: aws.String("String"), StringValue: aws.String(reason)},
-	}
-	if id := aws.ToString(m.MessageId); id != "" {
-		attrs["logdelivery-message-id"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(id)}
-	}
-	if dests != "" {
-		attrs["logdelivery-failed-destinations"] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(dests)}
-	}
-	_, err := w.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(w.opts.FailureQueueURL), MessageBody: m.Body, MessageAttributes: attrs})
-	if err != nil {
-		w.opts.Logger.Error("parking a permanently failed message failed; it is kept for a later receive", "message_id", aws.ToString(m.MessageId), "error", err)
+	if err := failqueue.Park(ctx, w.client, w.opts.FailureQueueURL, aws.ToString(m.Body), res); err != nil {
+		w.opts.Logger.Error("a permanently failed message is kept for a later receive", "message_id", res.ID, "error", err)
 		return false
 	}
-	w.opts.Logger.Warn("message parked in the failure queue", "message_id", aws.ToString(m.MessageId), "reason", reason)
+	w.opts.Logger.Warn("message parked in the failure queue", "message_id", res.ID)
 	return true
 }
 

@@ -41,10 +41,14 @@ func main() {
 		log.Fatalf("building the dispatcher: %v", err)
 	}
 
-	handler := lambdahandler.New(dispatcher, func(o *lambdahandler.Options) {
+	handler, err := lambdahandler.New(dispatcher, func(o *lambdahandler.Options) {
 		o.Flusher = emf
 		o.Logger = logger
 	})
+	if err != nil {
+		logger.Error("starting", "error", err)
+		os.Exit(1)
+	}
 	// SIGTERM reaches functions with an extension at shutdown: release what
 	// the deliverers hold then.
 	lambda.StartWithOptions(handler.Handle, lambda.WithEnableSIGTERM(func() {

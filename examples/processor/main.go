@@ -104,7 +104,10 @@ func run(mode string, logger *slog.Logger) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		h := lambdahandler.New(d, func(o *lambdahandler.Options) { o.Flusher = emf; o.Logger = logger })
+		h, err := lambdahandler.New(d, func(o *lambdahandler.Options) { o.Flusher = emf; o.Logger = logger })
+		if err != nil {
+			return 0, err
+		}
 		lambda.StartWithOptions(h.Handle, lambda.WithContext(ctx), lambda.WithEnableSIGTERM(func() {
 			if err := h.Close(); err != nil {
 				logger.Error("closing the dispatcher", "error", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/internal/mototest"
 	"github.com/logdelivery/logdelivery/lambdahandler"
 	"github.com/logdelivery/logdelivery/sqsworker"
@@ -74,13 +75,14 @@ func (e *env) drained() (bool, string) {
 func testSQSWorker(t *testing.T, srv *mototest.Server) {
 	start := time.Now()
 	e := deploy(t, srv, newScenario(false), deployOptions{})
-	runWorker(e, nil, "the queue drained", e.drained)
+	runWorker(e, func(o *sqsworker.Options) { o.FailureQueueURL = e.failuresURL }, "the queue drained", e.drained)
 
 	e.checkResults(once)
 	e.checkCloudWatch()
 	e.checkS3(start)
 	e.checkRoleChains()
 	e.checkQueuesEmpty()
+	e.checkParked()
 }
 
 // testLambdaHandler: the same deployment plus a tenant whose role STS
@@ -91,7 +93,11 @@ func testLambdaHandler(t *testing.T, srv *mototest.Server) {
 	start := time.Now()
 	sc := newScenario(true)
 	e := deploy(t, srv, sc, deployOptions{rawDelivery: true})
-	h := lambdahandler.New(e.dispatcher())
+	h, err := lambdahandler.New(e.dispatcher(), func(o *lambdahandler.Options) {
+		o.FailureQueue = e.sqs
+		o.FailureQueueURL = e.failuresURL
+	})
+	require.NoError(t, err)
 
 	var received []sqstypes.Message
 	var failures []string
@@ -129,7 +135,8 @@ func testLambdaHandler(t *testing.T, srv *mototest.Server) {
 	}
 
 	// Exactly the message of the throttled tenant's object is retried; the
-	// missing bucket, the malformed bodies and the test event are not.
+	// missing bucket and the malformed bodies are parked, the test event
+	// dropped.
 	var want []string
 	stark := sc.objects[len(sc.objects)-1]
 	for _, m := range received {
@@ -148,6 +155,7 @@ func testLambdaHandler(t *testing.T, srv *mototest.Server) {
 	assert.Equal(t, [2]int{0, 1}, [2]int{visible, inFlight}, "only the retried message is left, invisible until its visibility timeout")
 	visible, inFlight = e.counts(e.dlqURL)
 	assert.Equal(t, [2]int{0, 0}, [2]int{visible, inFlight}, "nothing in the dead-letter queue")
+	e.checkParked()
 }
 
 // sqsEvent is the event Lambda's SQS poller hands the function.
@@ -166,7 +174,9 @@ func (e *env) sqsEvent(msgs []sqstypes.Message) events.SQSEvent {
 // testDeadLetterQueue: a message whose delivery keeps failing retryably is
 // retried by the worker until the queue's redrive policy (maxReceiveCount
 // 3) moves it to the dead-letter queue, while another tenant's message in
-// the same queue is delivered once.
+// the same queue is delivered once. Without a failure queue the malformed
+// messages, permanent failures, take the same way: nothing is deleted
+// undelivered.
 func testDeadLetterQueue(t *testing.T, srv *mototest.Server) {
 	sc := newScenario(true)
 	stark := sc.objects[len(sc.objects)-1]
@@ -176,7 +186,7 @@ func testDeadLetterQueue(t *testing.T, srv *mototest.Server) {
 		"the throttled tenant's message reached the dead-letter queue", func() (bool, string) {
 			visible, inFlight := e.counts(e.queueURL)
 			dead, _ := e.counts(e.dlqURL)
-			return visible == 0 && inFlight == 0 && dead == 1, fmt.Sprintf("queue: %d visible, %d in flight; dead-letter queue: %d", visible, inFlight, dead)
+			return visible == 0 && inFlight == 0 && dead == 3, fmt.Sprintf("queue: %d visible, %d in flight; dead-letter queue: %d", visible, inFlight, dead)
 		})
 
 	e.checkResults(func(o *object) int {
@@ -187,8 +197,68 @@ func testDeadLetterQueue(t *testing.T, srv *mototest.Server) {
 	})
 	e.checkCloudWatch()
 	e.checkRoleChains()
-	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.dlqURL), MaxNumberOfMessages: 10})
-	require.NoError(t, err)
-	require.Len(t, out.Messages, 1)
-	assert.True(t, announces(aws.ToString(out.Messages[0].Body), stark.key), "the dead letter is the throttled tenant's notification")
+	var throttled, malformed int
+	for _, m := range e.receiveAll(e.dlqURL, 3) {
+		switch _, err := logdelivery.ParseNotification([]byte(aws.ToString(m.Body))); {
+		case announces(aws.ToString(m.Body), stark.key):
+			throttled++
+		case err != nil:
+			malformed++
+		}
+	}
+	assert.Equal(t, 1, throttled, "the throttled tenant's notification is a dead letter")
+	assert.Equal(t, 2, malformed, "so are both malformed messages")
+	visible, inFlight := e.counts(e.failuresURL)
+	assert.Equal(t, [2]int{0, 0}, [2]int{visible, inFlight}, "no failure queue in use")
+}
+
+// receiveAll receives n messages from the queue at url, failing the test
+// when they do not arrive within 30s.
+func (e *env) receiveAll(url string, n int) []sqstypes.Message {
+	e.t.Helper()
+	var out []sqstypes.Message
+	deadline := time.Now().Add(30 * time.Second)
+	for len(out) < n {
+		require.False(e.t, time.Now().After(deadline), "received %d of %d messages from %s", len(out), n, url)
+		got, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+			WaitTimeSeconds: 1, VisibilityTimeout: 300, MessageAttributeNames: []string{"All"}})
+		require.NoError(e.t, err)
+		out = append(out, got.Messages...)
+	}
+	return out
+}
+
+// checkParked checks that the failure queue holds exactly the permanently
+// failed messages, bodies unchanged, with their reasons: the notification
+// of each object failing permanently at a destination, and both malformed
+// messages.
+func (e *env) checkParked() {
+	e.t.Helper()
+	var permanent []*object
+	for _, o := range e.sc.objects {
+		if o.cw == failedPermanent || o.s3 == failedPermanent {
+			permanent = append(permanent, o)
+		}
+	}
+	parked := e.receiveAll(e.failuresURL, len(permanent)+2)
+	assert.Len(e.t, parked, len(permanent)+2, "nothing else is parked")
+	malformed := 0
+	for _, m := range parked {
+		reason := aws.ToString(m.MessageAttributes["logdelivery-failure"].StringValue)
+		assert.NotEmpty(e.t, reason, "a parked message carries its failure")
+		if _, err := logdelivery.ParseNotification([]byte(aws.ToString(m.Body))); err != nil {
+			malformed++
+			continue
+		}
+		found := false
+		for _, o := range permanent {
+			if announces(aws.ToString(m.Body), o.key) {
+				found = true
+				assert.Contains(e.t, reason, o.key)
+				assert.Equal(e.t, o.namespace+"/s3", aws.ToString(m.MessageAttributes["logdelivery-failed-destinations"].StringValue))
+			}
+		}
+		assert.True(e.t, found, "parked message %s announces a permanently failing object", aws.ToString(m.MessageId))
+	}
+	assert.Equal(e.t, 2, malformed, "both malformed messages are parked")
 }

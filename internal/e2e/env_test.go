@@ -44,7 +44,8 @@ type env struct {
 	sns *sns.Client
 
 	queueURL, queueARN, dlqURL, topicARN string
-	messages                             int // in the queue once deployed
+	failuresURL                          string // where the runtimes park permanent failures, when told to
+	messages                             int    // in the queue once deployed
 
 	accounts map[string]aws.CredentialsProvider // tenant account → admin credentials
 	tap      *tap                               // the processor's AWS traffic
@@ -99,6 +100,9 @@ func deploy(t *testing.T, srv *mototest.Server, sc *scenario, opts deployOptions
 	dlq, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("log-objects-dlq")})
 	require.NoError(t, err)
 	e.dlqURL = aws.ToString(dlq.QueueUrl)
+	failures, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("log-objects-failures")})
+	require.NoError(t, err)
+	e.failuresURL = aws.ToString(failures.QueueUrl)
 	topic, err := e.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("central-cluster-logs-created")})
 	require.NoError(t, err)
 	e.topicARN = aws.ToString(topic.TopicArn)
