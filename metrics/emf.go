@@ -46,7 +46,7 @@ type EMF struct {
 	opts  EMFOptions
 	kinds kindSet
 
-	ref   *ReferenceEMF // with EMFOptions.Reference
+	ref *ReferenceEMF // with EMFOptions.Reference
 
 	mu  sync.Mutex
 	agg map[[2]string]*emfAggregate // by tenant and kind
