@@ -154,7 +154,7 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 	case "sqs":
 		return 0, runSQS(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), logger)
 	case "scan":
-		return 0, runScan(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), knobs.retryAttempts, logger)
+		return 0, runScan(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), pathStyle, knobs.retryAttempts, logger)
 	case "manual":
 		d, err := awsdispatch.New(cfg, opts)
 		if err != nil {

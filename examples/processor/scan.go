@@ -360,7 +360,7 @@ func (s *scanner) run(ctx context.Context, interval time.Duration) error {
 }
 
 // runScan runs scan mode with the environment's settings.
-func runScan(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options), retryAttempts int, logger *slog.Logger) error {
+func runScan(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options), pathStyle bool, retryAttempts int, logger *slog.Logger) error {
 	bucket := os.Getenv("SOURCE_BUCKET")
 	if bucket == "" {
 		return errors.New("scan mode needs SOURCE_BUCKET")
@@ -385,10 +385,6 @@ func runScan(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options
 	if v, ok := os.LookupEnv("SCAN_SUFFIX"); ok {
 		suffix = v
 	}
-	var pathStyle bool
-	var o awsdispatch.Options
-	opts(&o)
-	pathStyle = o.UsePathStyle
 	client := awss3.NewFromConfig(cfg, func(so *awss3.Options) { so.UsePathStyle = pathStyle })
 	store, err := openCheckpoint(os.Getenv("SCAN_CHECKPOINT"), bucket, client)
 	if err != nil {
