@@ -48,6 +48,10 @@ const maxNotificationBytes = 1 << 20
 // "Object Created" events. Keys of S3 event notifications are URL-decoded
 // ("+" is a space); EventBridge carries keys verbatim.
 //
+// It also reads what the reference implementation's manual and scan modes
+// produce: an SNS envelope without Type (only its Message), and S3 records
+// without eventName, which are taken as object creations.
+//
 // An s3:TestEvent, and events other than object creation, yield no objects
 // and no error. A body that is none of these is a *NotificationError. When
 // only some records of an S3 event are unusable, ParseNotification returns
@@ -130,7 +134,9 @@ func parseNotification(body []byte, depth int) ([]Object, error) {
 		return nil, &NotificationError{Reason: "trailing data after the JSON object"}
 	}
 	switch {
-	case env.Type == "Notification" && env.Message != nil:
+	case env.Message != nil && (env.Type == "Notification" || env.Type == "" && env.Records == nil && env.Event == "" && env.Detail == nil):
+		// The reference's scan and manual modes wrap S3 events in an SNS
+		// envelope of Message alone.
 		if depth > 0 {
 			return nil, &NotificationError{Reason: "SNS notification nested in an SNS notification"}
 		}
@@ -158,9 +164,11 @@ func parseS3Records(records []s3Record) ([]Object, error) {
 			bad = append(bad, fmt.Sprintf("record %d: event source %q is not aws:s3", i, r.EventSource))
 			continue
 		}
-		if !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+		if r.EventName != "" && !strings.HasPrefix(r.EventName, "ObjectCreated:") {
 			continue // removals, restores, replication: nothing to deliver
 		}
+		// A record without eventName is read as a creation: S3 always names
+		// its events, the reference's scan and manual modes never do.
 		if r.S3 == nil {
 			bad = append(bad, fmt.Sprintf("record %d: no s3 section", i))
 			continue

@@ -160,3 +160,36 @@ func TestResultJSON(t *testing.T) {
 		"destination":"cloudwatch","outcome":"failed","error":"throttled","retryable":true,
 		"receipt":{"events":3,"calls":2},"duration_ms":1.5}`, string(b))
 }
+
+// The reference implementation's scan mode (container/cmd/log-processor/
+// main.go, scanMode) wraps an S3 event of records without eventName or
+// eventSource in an SNS envelope of Message alone (models.SNSMessage);
+// its manual mode takes the same bodies on stdin.
+func TestParseReferenceScanEnvelope(t *testing.T) {
+	inner := `{"Records":[{"s3":{"bucket":{"name":"central-logs"},"object":{"key":"c/ns/app/pod/1.json.gz"}}}]}`
+	body, err := json.Marshal(map[string]string{"Message": inner})
+	require.NoError(t, err)
+	for name, b := range map[string]string{"scan envelope": string(body), "bare records": inner, "sns with type": snsWrap(t, inner)} {
+		objs, err := logdelivery.ParseNotification([]byte(b))
+		require.NoError(t, err, name)
+		require.Len(t, objs, 1, name)
+		assert.Equal(t, logdelivery.Object{Bucket: "central-logs", Key: "c/ns/app/pod/1.json.gz"}, objs[0], name)
+	}
+
+	// Other SNS messages and removals are still not objects.
+	objs, err := logdelivery.ParseNotification([]byte(`{"Type":"SubscriptionConfirmation","Message":"confirm"}`))
+	assert.ErrorIs(t, err, logdelivery.ErrMalformedNotification)
+	assert.Empty(t, objs)
+	objs, err = logdelivery.ParseNotification([]byte(`{"Records":[{"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}]}`))
+	assert.NoError(t, err)
+	assert.Empty(t, objs)
+	_, err = logdelivery.ParseNotification([]byte(`{"Message":"not json"}`))
+	assert.ErrorIs(t, err, logdelivery.ErrMalformedNotification)
+	_, err = logdelivery.ParseNotification([]byte(`{"Message":` + strconvQuote(string(body)) + `}`))
+	assert.ErrorIs(t, err, logdelivery.ErrMalformedNotification, "envelopes do not nest")
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

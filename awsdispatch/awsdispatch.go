@@ -67,6 +67,28 @@ type Options struct {
 	// Logger is shared by every component. Default: discard.
 	Logger *slog.Logger
 
+	// S3KeyTemplate lays out the keys of objects copied to tenants'
+	// buckets (s3.Options.KeyTemplate). Default: s3.DefaultKeyTemplate,
+	// "{bucket_prefix}{tenant_id}/{cluster_id}/{application}/{pod_name}/{file}".
+	// The reference implementation's layout leaves the cluster id out, so
+	// as not to show tenants the management cluster's id:
+	// "{bucket_prefix}{tenant_id}/{application}/{pod_name}/{file}".
+	S3KeyTemplate string
+	// CloudWatchStreamTemplate names the log streams of CloudWatch
+	// deliveries (cloudwatch.Options.StreamTemplate). Default:
+	// cloudwatch.DefaultStreamTemplate, "{cluster_id}/{application}/{pod_name}".
+	// The reference implementation names them after the pod: "{pod_name}".
+	CloudWatchStreamTemplate string
+	// CreateLogGroup creates a tenant's missing log group
+	// (cloudwatch.Options.CreateLogGroup), as the reference implementation
+	// does. Default: false, a missing group is a permanent failure.
+	CreateLogGroup bool
+	// EmptyDesiredLogsMeanAll reads desired_logs [""] as every
+	// application, as the reference implementation does
+	// (dynamostore.EmptyDesiredLogsMeanAll). Default: false, such a config
+	// is invalid.
+	EmptyDesiredLogsMeanAll bool
+
 	// Dispatcher, CloudWatch, S3 and STS tune the components; they run
 	// after New has set its own options.
 	Dispatcher func(*logdelivery.Options)
@@ -109,6 +131,9 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 		}
 		store = dynamostore.New(dynamodb.NewFromConfig(cfg), o.Table, func(so *dynamostore.Options) { so.Logger = o.Logger })
 	}
+	if o.EmptyDesiredLogsMeanAll {
+		store = dynamostore.EmptyDesiredLogsMeanAll(store)
+	}
 	if o.CacheTTL >= 0 {
 		store = tenant.NewCache(store, func(co *tenant.CacheOptions) {
 			if o.CacheTTL > 0 {
@@ -128,6 +153,8 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 	cw, err := cloudwatch.New(chain, func(co *cloudwatch.Options) {
 		co.AWSConfig = cfg
 		co.Logger = o.Logger
+		co.StreamTemplate = o.CloudWatchStreamTemplate
+		co.CreateLogGroup = o.CreateLogGroup
 		if o.CloudWatch != nil {
 			o.CloudWatch(co)
 		}
@@ -139,6 +166,7 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 		so.AWSConfig = cfg
 		so.UsePathStyle = o.UsePathStyle
 		so.Logger = o.Logger
+		so.KeyTemplate = o.S3KeyTemplate
 		if o.S3 != nil {
 			o.S3(so)
 		}

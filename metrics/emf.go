@@ -24,6 +24,10 @@ type EMFOptions struct {
 	// the Dispatcher has deliverers for. Results of any other kind count
 	// under "other". Default (nil): "cloudwatch" and "s3".
 	Kinds []string
+	// Reference also writes the reference implementation's metrics
+	// (ReferenceEMF: namespace HCPLF/LogForwarding, dimension Tenant), so
+	// that its dashboards and alarms keep working. Default: false.
+	Reference bool
 }
 
 // EMF aggregates results per tenant and destination kind and writes them as
@@ -41,6 +45,8 @@ type EMF struct {
 	w     io.Writer
 	opts  EMFOptions
 	kinds kindSet
+
+	ref *ReferenceEMF // with EMFOptions.Reference
 
 	mu  sync.Mutex
 	agg map[[2]string]*emfAggregate // by tenant and kind
@@ -65,11 +71,17 @@ func NewEMF(w io.Writer, optFns ...func(*EMFOptions)) *EMF {
 		e.opts.Now = time.Now
 	}
 	e.kinds = newKindSet(e.opts.Kinds)
+	if e.opts.Reference {
+		e.ref = NewReferenceEMF(w, func(o *ReferenceEMFOptions) { o.Now = e.opts.Now })
+	}
 	return e
 }
 
 // ObserveResult adds r to the aggregates.
-func (e *EMF) ObserveResult(_ context.Context, r logdelivery.Result) {
+func (e *EMF) ObserveResult(ctx context.Context, r logdelivery.Result) {
+	if e.ref != nil {
+		e.ref.ObserveResult(ctx, r)
+	}
 	tenantID, kind := e.kinds.labels(r)
 	key := [2]string{tenantID, kind}
 	e.mu.Lock()
@@ -133,6 +145,9 @@ func (e *EMF) Flush() error {
 				return fmt.Errorf("metrics: writing EMF: %w", err)
 			}
 		}
+	}
+	if e.ref != nil {
+		return e.ref.Flush()
 	}
 	return nil
 }

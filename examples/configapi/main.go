@@ -20,9 +20,22 @@
 //	CONFIG_API_REQUIRE_IF_MATCH  "true" makes PUT, PATCH and DELETE require If-Match
 //	CONFIG_API_MAX_BODY_BYTES    request body limit; default 262144
 //	CONFIG_API_LOG_LEVEL         debug, info (default), warn or error
+//	CONFIG_API_MODE              "native" (default) or "reference": the reference
+//	                             implementation's contract (configapi.ModeReference) under
+//	                             /api/v1, for its clients; the keys are then its pre-shared
+//	                             keys, verified with its request signing (configapi.ReferenceHMAC)
+//	CONFIG_API_PATH_PREFIX       optional: a prefix of every path, e.g. "/prod"; in reference
+//	                             mode, signatures over the path without it are accepted too
+//	CONFIG_API_AUTH              reference mode only: "hmac" (default), or "none" for a server
+//	                             that only an authorizer in front of it (API Gateway's) reaches
+//	CONFIG_API_REPLAY            reference mode only: which signed requests are accepted once:
+//	                             "writes" (default), "all" or "off" (the reference's behaviour)
 //
 // Exactly one of TENANT_CONFIG_FILE and TENANT_CONFIG_TABLE must be set, and
-// at least one key, each secret at least 16 bytes. The server stops
+// at least one key, each secret at least 16 bytes. In reference mode, as in
+// the reference, TENANT_CONFIG_TABLE defaults to "tenant-configurations",
+// the region to us-east-1 when the AWS settings name none, and no key is
+// needed with CONFIG_API_AUTH=none. The server stops
 // gracefully on SIGINT and SIGTERM: it stops accepting connections and lets
 // requests in flight finish for up to 20 seconds.
 package main
@@ -78,9 +91,27 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 	if err != nil {
 		return err
 	}
-	keys, err := loadKeys(getenv("CONFIG_API_KEYS"), getenv("CONFIG_API_KEYS_FILE"))
+	mode, err := parseMode(getenv("CONFIG_API_MODE"))
 	if err != nil {
 		return err
+	}
+	if mode == configapi.ModeReference {
+		getenv = referenceDefaults(getenv)
+	}
+	prefix := getenv("CONFIG_API_PATH_PREFIX")
+	var keys configapi.Keys
+	noAuth := false
+	switch a := getenv("CONFIG_API_AUTH"); {
+	case a == "" || a == "hmac":
+	case a == "none" && mode == configapi.ModeReference:
+		noAuth = true
+	default:
+		return fmt.Errorf("CONFIG_API_AUTH %q: want hmac, or none in reference mode", a)
+	}
+	if !noAuth {
+		if keys, err = loadKeys(getenv("CONFIG_API_KEYS"), getenv("CONFIG_API_KEYS_FILE")); err != nil {
+			return err
+		}
 	}
 	var authz configapi.Authorizer
 	if g := getenv("CONFIG_API_GRANTS"); g != "" {
@@ -88,11 +119,15 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 			return err
 		}
 	}
-	store, desc, err := openStore(ctx, getenv, logger)
+	region := ""
+	if mode == configapi.ModeReference {
+		region = "us-east-1"
+	}
+	store, desc, err := openStore(ctx, getenv, region, logger)
 	if err != nil {
 		return err
 	}
-	identities, err := openIdentities(ctx, getenv("TENANT_IDENTITY_TABLE"))
+	identities, err := openIdentities(ctx, getenv("TENANT_IDENTITY_TABLE"), region)
 	if err != nil {
 		return err
 	}
@@ -104,6 +139,8 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 		o.Logger = logger
 		o.RequireIfMatch = getenv("CONFIG_API_REQUIRE_IF_MATCH") == "true"
 		o.Identities = identities
+		o.Mode = mode
+		o.PathPrefix = prefix
 	}
 	maxBody := int64(0)
 	if s := getenv("CONFIG_API_MAX_BODY_BYTES"); s != "" {
@@ -116,7 +153,11 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 	if err != nil {
 		return err
 	}
-	h, err := configapi.New(store, kinds, configapi.NewHMAC(keys), opts, func(o *configapi.Options) { o.MaxBodyBytes = maxBody })
+	auth, err := authenticator(mode, noAuth, keys, prefix, getenv("CONFIG_API_REPLAY"), logger)
+	if err != nil {
+		return err
+	}
+	h, err := configapi.New(store, kinds, auth, opts, func(o *configapi.Options) { o.MaxBodyBytes = maxBody })
 	if err != nil {
 		return err
 	}
@@ -138,7 +179,8 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("configapi: serving", "addr", ln.Addr().String(), "store", desc, "keys", len(keys), "authorization", authz != nil)
+	logger.Info("configapi: serving", "addr", ln.Addr().String(), "store", desc, "keys", len(keys), "authorization", authz != nil,
+		"mode", getenv("CONFIG_API_MODE"), "path_prefix", prefix)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
@@ -160,6 +202,58 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 	}
 	logger.Info("configapi: stopped")
 	return nil
+}
+
+func parseMode(s string) (configapi.Mode, error) {
+	switch s {
+	case "", "native":
+		return configapi.ModeNative, nil
+	case "reference":
+		return configapi.ModeReference, nil
+	}
+	return 0, fmt.Errorf("CONFIG_API_MODE %q: want native or reference", s)
+}
+
+// referenceDefaults applies the reference's defaults to the environment:
+// its table name, when no store is named.
+func referenceDefaults(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		v := getenv(k)
+		if k == "TENANT_CONFIG_TABLE" && v == "" && getenv("TENANT_CONFIG_FILE") == "" {
+			return "tenant-configurations"
+		}
+		return v
+	}
+}
+
+// authenticator returns the Authenticator of mode: LD-HMAC-SHA256 for the
+// native contract, the reference's signing (or, behind an authorizer,
+// none) for the reference's.
+func authenticator(mode configapi.Mode, noAuth bool, keys configapi.Keys, prefix, replay string, logger *slog.Logger) (configapi.Authenticator, error) {
+	if mode == configapi.ModeNative {
+		return configapi.NewHMAC(keys), nil
+	}
+	if noAuth {
+		logger.Warn("configapi: CONFIG_API_AUTH=none: requests are not authenticated; only an authorizer in front of this server (API Gateway's) may reach it")
+		return configapi.AuthenticatorFunc(func(*http.Request, []byte) (configapi.Principal, error) {
+			return configapi.Principal{ID: "authorizer"}, nil
+		}), nil
+	}
+	var rp configapi.ReplayProtection
+	switch replay {
+	case "", "writes":
+		rp = configapi.ReplayWrites
+	case "all":
+		rp = configapi.ReplayAll
+	case "off":
+		rp = configapi.ReplayOff
+	default:
+		return nil, fmt.Errorf("CONFIG_API_REPLAY %q: want writes, all or off", replay)
+	}
+	return configapi.NewReferenceHMAC(keys, func(o *configapi.ReferenceHMACOptions) {
+		o.Replay = rp
+		o.PathPrefix = prefix
+	})
 }
 
 // withRequestTimeout bounds the work of each request, so that a slow store
@@ -184,7 +278,7 @@ func newLogger(level string) (*slog.Logger, error) {
 
 // openStore opens the store the environment names and describes it for
 // the log.
-func openStore(ctx context.Context, getenv func(string) string, logger *slog.Logger) (tenant.Store, string, error) {
+func openStore(ctx context.Context, getenv func(string) string, defaultRegion string, logger *slog.Logger) (tenant.Store, string, error) {
 	file, table := getenv("TENANT_CONFIG_FILE"), getenv("TENANT_CONFIG_TABLE")
 	switch {
 	case file != "" && table != "":
@@ -199,7 +293,7 @@ func openStore(ctx context.Context, getenv func(string) string, logger *slog.Log
 		}
 		return s, "file " + file, nil
 	case table != "":
-		return openTable(ctx, table, logger)
+		return openTable(ctx, table, defaultRegion, logger)
 	default:
 		return nil, "", errors.New("set TENANT_CONFIG_FILE or TENANT_CONFIG_TABLE")
 	}

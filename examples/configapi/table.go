@@ -15,9 +15,10 @@ import (
 )
 
 // openTable opens the DynamoDB store of table, with the AWS settings of the
-// environment (AWS_REGION, credentials, AWS_ENDPOINT_URL).
-func openTable(ctx context.Context, table string, logger *slog.Logger) (tenant.Store, string, error) {
-	cfg, err := awsConfig(ctx)
+// environment (AWS_REGION, credentials, AWS_ENDPOINT_URL), in defaultRegion
+// when they name none.
+func openTable(ctx context.Context, table, defaultRegion string, logger *slog.Logger) (tenant.Store, string, error) {
+	cfg, err := awsConfig(ctx, defaultRegion)
 	if err != nil {
 		return nil, "", err
 	}
@@ -26,21 +27,24 @@ func openTable(ctx context.Context, table string, logger *slog.Logger) (tenant.S
 }
 
 // openIdentities opens the identity table, if any, cached.
-func openIdentities(ctx context.Context, table string) (tenant.IdentityStore, error) {
+func openIdentities(ctx context.Context, table, defaultRegion string) (tenant.IdentityStore, error) {
 	if table == "" {
 		return nil, nil
 	}
-	cfg, err := awsConfig(ctx)
+	cfg, err := awsConfig(ctx, defaultRegion)
 	if err != nil {
 		return nil, err
 	}
 	return tenant.NewIdentityCache(dynamostore.NewIdentities(dynamodb.NewFromConfig(cfg), table)), nil
 }
 
-func awsConfig(ctx context.Context) (aws.Config, error) {
+func awsConfig(ctx context.Context, defaultRegion string) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
 	}
 	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)

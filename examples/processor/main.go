@@ -1,4 +1,4 @@
-// Command processor runs logdelivery in one of three modes, configured by
+// Command processor runs logdelivery in one of four modes, configured by
 // the same environment variables as the reference processor so that it can
 // replace it:
 //
@@ -7,6 +7,12 @@
 //	-mode manual   reads SQS message bodies (JSON documents, one after
 //	               another) from stdin, prints one JSON line per (object,
 //	               destination) result, exits 0 only if nothing needs a retry
+//	-mode scan     lists SOURCE_BUCKET every SCAN_INTERVAL seconds (default
+//	               10) and delivers the objects it has not delivered yet,
+//	               remembered in a checkpoint (see scan.go): SCAN_CHECKPOINT,
+//	               "s3://bucket/key" or a file path (default: a file in the
+//	               temporary directory); SCAN_SUFFIX (default ".json.gz", the
+//	               reference's), SCAN_GRACE (default 15m)
 //
 // Environment: EXECUTION_MODE (instead of -mode), TENANT_CONFIG_TABLE or
 // TENANT_CONFIG_FILE (DynamoDB table, or a local YAML/JSON file of configs),
@@ -16,7 +22,26 @@
 // every config to its tenant's accounts; without it the processor runs in
 // the seed's compatibility mode and warns), EXTERNAL_ID_KEY (base64, at
 // least 32 bytes: the key tenants' ExternalIds are derived from). Logs go
-// to stderr.
+// to stderr, at LOG_LEVEL (DEBUG, INFO (default), WARN or ERROR).
+//
+// As in the reference, TENANT_CONFIG_TABLE defaults to
+// "tenant-configurations" and the region to us-east-1 when the AWS
+// settings name none; MAX_BATCH_SIZE and RETRY_ATTEMPTS must be integers
+// when set (RETRY_ATTEMPTS bounds the passes of scan mode that retry an
+// object; MAX_BATCH_SIZE is accepted and not needed: batches follow
+// CloudWatch's limits).
+//
+// Compatibility knobs, each off by default (the seed's behaviour):
+//
+//	S3_KEY_TEMPLATE              key template of copies in tenants' buckets;
+//	                             "reference": {bucket_prefix}{tenant_id}/{application}/{pod_name}/{file}
+//	CLOUDWATCH_STREAM_TEMPLATE   log stream template; "reference": {pod_name}
+//	CLOUDWATCH_CREATE_LOG_GROUP  "true" creates a tenant's missing log group
+//	DESIRED_LOGS_EMPTY_MEANS_ALL "true" reads desired_logs [""] as every application
+//	REFERENCE_METRICS            "true" also writes the reference's CloudWatch metrics
+//	                             (HCPLF/LogForwarding) as EMF on stdout
+//	REFERENCE_COMPAT             "true" turns every knob above to the reference's behaviour
+//	                             (a knob set explicitly still wins)
 package main
 
 import (
@@ -45,8 +70,14 @@ import (
 func main() {
 	mode := flag.String("mode", "", "lambda, sqs or manual (default: $EXECUTION_MODE, or lambda inside AWS Lambda)")
 	flag.Parse()
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	code, err := run(*mode, logger)
+	level, err := parseLogLevel(os.Getenv("LOG_LEVEL"))
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err != nil {
+		logger.Warn("LOG_LEVEL not understood; logging at INFO", "error", err) // as the reference does
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := run(ctx, *mode, logger)
 	if err != nil {
 		logger.Error("processor failed", "error", err)
 		os.Exit(2)
@@ -54,19 +85,24 @@ func main() {
 	os.Exit(code)
 }
 
-func run(mode string, logger *slog.Logger) (int, error) {
+func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 	if mode == "" {
 		mode = os.Getenv("EXECUTION_MODE")
 	}
 	if mode == "" && os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
 		mode = "lambda"
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion // the reference's default
+	}
+	knobs, err := readKnobs(os.Getenv)
+	if err != nil {
+		return 0, err
 	}
 	if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)
@@ -80,11 +116,15 @@ func run(mode string, logger *slog.Logger) (int, error) {
 	}
 	opts := func(o *awsdispatch.Options) {
 		o.Table = os.Getenv("TENANT_CONFIG_TABLE")
+		if o.Table == "" {
+			o.Table = defaultTable // the reference's default
+		}
 		o.IdentityTable = os.Getenv("TENANT_IDENTITY_TABLE")
 		o.ExternalIDKey = externalIDKey
 		o.CentralRoleARN = os.Getenv("CENTRAL_LOG_DISTRIBUTION_ROLE_ARN")
 		o.UsePathStyle = pathStyle
 		o.Logger = logger
+		knobs.apply(o)
 	}
 	if path := os.Getenv("TENANT_CONFIG_FILE"); path != "" {
 		store, err := filestore.Open(path)
@@ -99,7 +139,7 @@ func run(mode string, logger *slog.Logger) (int, error) {
 
 	switch mode {
 	case "lambda":
-		emf := metrics.NewEMF(os.Stdout)
+		emf := metrics.NewEMF(os.Stdout, func(o *metrics.EMFOptions) { o.Reference = knobs.referenceMetrics })
 		d, err := awsdispatch.New(cfg, chain(opts, func(o *awsdispatch.Options) { o.Observer = emf }))
 		if err != nil {
 			return 0, err
@@ -115,7 +155,9 @@ func run(mode string, logger *slog.Logger) (int, error) {
 		}))
 		return 0, nil
 	case "sqs":
-		return 0, runSQS(ctx, cfg, opts, logger)
+		return 0, runSQS(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), logger)
+	case "scan":
+		return 0, runScan(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), pathStyle, knobs.retryAttempts, logger)
 	case "manual":
 		d, err := awsdispatch.New(cfg, opts)
 		if err != nil {
@@ -124,9 +166,9 @@ func run(mode string, logger *slog.Logger) (int, error) {
 		defer d.Close()
 		return runManual(ctx, d, os.Stdin, os.Stdout, logger), nil
 	case "":
-		return 0, errors.New("no mode: pass -mode lambda|sqs|manual or set EXECUTION_MODE")
+		return 0, errors.New("no mode: pass -mode lambda|sqs|manual|scan or set EXECUTION_MODE")
 	}
-	return 0, fmt.Errorf("unknown mode %q: want lambda, sqs or manual", mode)
+	return 0, fmt.Errorf("unknown mode %q: want lambda, sqs, manual or scan", mode)
 }
 
 func chain(fns ...func(*awsdispatch.Options)) func(*awsdispatch.Options) {

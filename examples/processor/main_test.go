@@ -91,13 +91,13 @@ func TestRunRejectsUnknownMode(t *testing.T) {
 	t.Setenv("EXECUTION_MODE", "")
 	t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
 	t.Setenv("AWS_REGION", "us-east-1")
-	_, err := run("", slog.New(slog.DiscardHandler))
+	_, err := run(context.Background(), "", slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "no mode")
-	_, err = run("batch", slog.New(slog.DiscardHandler))
+	_, err = run(context.Background(), "batch", slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, `unknown mode "batch"`)
 	t.Setenv("SQS_QUEUE_URL", "")
 	t.Setenv("TENANT_CONFIG_TABLE", "configs")
-	_, err = run("sqs", slog.New(slog.DiscardHandler))
+	_, err = run(context.Background(), "sqs", slog.New(slog.DiscardHandler))
 	assert.ErrorContains(t, err, "SQS_QUEUE_URL")
 }
 

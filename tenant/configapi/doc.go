@@ -99,6 +99,15 @@
 // defaults. Keys rotate through key ids: add the new id to the KeyStore,
 // move clients to it, then remove the old one.
 //
+// # Compatibility with the reference implementation
+//
+// Options.Mode = ModeReference serves instead the contract of the
+// reference implementation's configuration API under /api/v1, for its
+// clients (see ModeReference), and NewReferenceHMAC verifies its request
+// signing, with replay protection of writes added. Options.PathPrefix
+// serves either mode below a prefix. docs/migration.md lists every
+// difference.
+//
 // After authentication, Options.Authorizer decides whether the Principal
 // may perform an Action (read, write, list) on a tenant's configs; a
 // refusal is 403.

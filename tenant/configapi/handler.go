@@ -75,6 +75,15 @@ type Options struct {
 	// Now returns the current time, for the expiry check of the validate
 	// endpoint. Default: time.Now.
 	Now func() time.Time
+	// Mode is the contract served: ModeNative (the default) or
+	// ModeReference, the reference implementation's (whose list page size
+	// defaults to 50, its own).
+	Mode Mode
+	// PathPrefix is prepended to every endpoint's path ("/prod" serves
+	// /prod/healthz, or /prod/api/v1/health in ModeReference), for a
+	// server whose clients reach it below a prefix that no proxy strips.
+	// Default: none.
+	PathPrefix string
 }
 
 // Handler serves the tenant configuration API over a tenant.Store. Create
@@ -88,6 +97,7 @@ type Handler struct {
 	mux      *http.ServeMux
 	patterns []string // every pattern registered on mux, in route order
 	openapi  []byte
+	health   health // ModeReference's health probe
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -119,6 +129,9 @@ func New(store tenant.Store, kinds *deliver.Registry, auth Authenticator, optFns
 	}
 	if h.opts.DefaultListLimit <= 0 {
 		h.opts.DefaultListLimit = min(100, h.opts.MaxListLimit)
+		if h.opts.Mode == ModeReference {
+			h.opts.DefaultListLimit = min(defaultReferenceListLimit, h.opts.MaxListLimit)
+		}
 	}
 	if h.opts.Now == nil {
 		h.opts.Now = time.Now
@@ -127,10 +140,23 @@ func New(store tenant.Store, kinds *deliver.Registry, auth Authenticator, optFns
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	prefix := strings.TrimSuffix(h.opts.PathPrefix, "/")
+	if prefix != "" && !strings.HasPrefix(prefix, "/") {
+		return nil, fmt.Errorf("configapi: Options.PathPrefix %q must start with /", h.opts.PathPrefix)
+	}
+	h.health.start = h.opts.Now()
 	rts := routes()
+	switch h.opts.Mode {
+	case ModeNative:
+	case ModeReference:
+		h.registerReference(prefix)
+		rts = nil // the native routes are not served; the document stays empty of them
+	default:
+		return nil, fmt.Errorf("configapi: unknown Options.Mode %d", h.opts.Mode)
+	}
 	for i := range rts {
 		rt := &rts[i]
-		pattern := rt.method + " " + rt.path
+		pattern := rt.method + " " + prefix + rt.path
 		h.mux.Handle(pattern, h.wrap(rt))
 		h.patterns = append(h.patterns, pattern)
 	}
@@ -157,6 +183,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{header: http.Header{}}
 	h.mux.ServeHTTP(rec, r)
 	c := &call{h: h, w: w, r: r}
+	if h.opts.Mode == ModeReference {
+		// FastAPI's answers.
+		switch {
+		case rec.status >= 300 && rec.status < 400:
+		case rec.status == http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			c.write(rec.status, mediaJSON, map[string]string{"detail": "Method Not Allowed"})
+			return
+		default:
+			c.write(http.StatusNotFound, mediaJSON, map[string]string{"detail": "Not Found"})
+			return
+		}
+	}
 	switch {
 	case rec.status >= 300 && rec.status < 400:
 		for k, v := range rec.header {
