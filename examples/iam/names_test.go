@@ -137,3 +137,18 @@ func TestDocumentsNameTheExamplesRoles(t *testing.T) {
 			"the central role trusts the processor role %s names", where)
 	}
 }
+
+// The processor and the configuration API read tenant identities (with
+// them every config is bound to its tenant's accounts); only the operator
+// writes them.
+func TestIdentitiesAreReadOnly(t *testing.T) {
+	for _, f := range []string{"processor-execution-role-policy.json", "config-api-role-policy.json"} {
+		var actions []string
+		for _, s := range load(t, f).Statement {
+			if slices.ContainsFunc(s.Resource, func(r string) bool { return strings.HasSuffix(r, ":table/tenant-identities") }) {
+				actions = append(actions, s.Action...)
+			}
+		}
+		assert.Equal(t, []string{"dynamodb:GetItem"}, actions, f)
+	}
+}
