@@ -109,6 +109,15 @@ func (nopObserver) Received(int)                                   {}
 func (nopObserver) ReceiveFailed()                                 {}
 func (nopObserver) Processed(logdelivery.MessageResult, time.Time) {}
 
+// Defaults of Options that deployments size themselves by: a pod's
+// termination grace period must exceed DefaultShutdownTimeout (plus the
+// time its HTTP server takes to stop), and a worker takes up to
+// DefaultMaxInFlight messages at once.
+const (
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultMaxInFlight     = 20
+)
+
 // SQS limits on the options.
 const (
 	maxVisibility = 12 * time.Hour
@@ -136,7 +145,7 @@ func (o *Options) validate() error {
 
 	switch {
 	case o.MaxInFlight == 0:
-		o.MaxInFlight = 20
+		o.MaxInFlight = DefaultMaxInFlight
 	case o.MaxInFlight < 0:
 		bad("MaxInFlight", o.MaxInFlight, "at least 1 (0 for the default, 20)")
 	}
@@ -148,7 +157,7 @@ func (o *Options) validate() error {
 	visibilityOK := len(errs) == n
 	duration("RetryDelay", &o.RetryDelay, 30*time.Second, 0, maxVisibility, true,
 		"whole seconds from 1s to 12h (0 for the default, 30s)")
-	duration("ShutdownTimeout", &o.ShutdownTimeout, 30*time.Second, 1, 0, false,
+	duration("ShutdownTimeout", &o.ShutdownTimeout, DefaultShutdownTimeout, 1, 0, false,
 		"positive (0 for the default, 30s)")
 	duration("MaxReceiveBackoff", &o.MaxReceiveBackoff, 30*time.Second, 1, 0, false,
 		"positive (0 for the default, 30s)")
