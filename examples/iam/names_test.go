@@ -2,6 +2,7 @@ package iam
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,13 +69,13 @@ func principals(t *testing.T, d document) []string {
 // deployment templates.
 func exampleFiles(t *testing.T) map[string]string {
 	files := map[string]string{}
-	root := filepath.Join("..", "..")
+	root := root()
 	for _, pattern := range []string{
 		"README.md",
 		"examples/lambda/README.md",
 		"examples/local/testdata/*.yaml",
+		"examples/deploy/*.md",
 		"examples/deploy/*/*.yaml",
-		"examples/deploy/*/*.md",
 	} {
 		matches, err := filepath.Glob(filepath.Join(root, pattern))
 		require.NoError(t, err)
@@ -88,13 +89,17 @@ func exampleFiles(t *testing.T) map[string]string {
 	return files
 }
 
-// namedARNs returns the role ARNs each regexp's first group captures in the
-// example files, with the file each is named in.
-func namedARNs(files map[string]string, re *regexp.Regexp) map[string]string {
-	out := map[string]string{}
+func root() string { return filepath.Join("..", "..") }
+
+// namedARNs returns the role ARNs the regexp's first group captures in the
+// example files, with the files each is named in.
+func namedARNs(files map[string]string, re *regexp.Regexp) map[string][]string {
+	out := map[string][]string{}
 	for name, text := range files {
 		for _, m := range re.FindAllStringSubmatch(text, -1) {
-			out[m[1]] = name
+			if !slices.Contains(out[m[1]], name) {
+				out[m[1]] = append(out[m[1]], name)
+			}
 		}
 	}
 	return out
@@ -118,8 +123,10 @@ func TestDocumentsNameTheExamplesRoles(t *testing.T) {
 			"%s (named in %s) is not assumable by the central role: %v", arn, where, central)
 	}
 
-	centralRoles := namedARNs(files, regexp.MustCompile(`(?:CENTRAL_LOG_DISTRIBUTION_ROLE_ARN[=:]\s*"?|CentralRoleARN = ")`+roleARN))
-	require.NotEmpty(t, centralRoles)
+	centralRoles := namedARNs(files, regexp.MustCompile(`(?:CENTRAL_LOG_DISTRIBUTION_ROLE_ARN(?:[=:]\s*"?|\s+value:\s*)|CentralRoleARN = ")`+roleARN))
+	require.Contains(t, centralRoles, "arn:aws:iam::111111111111:role/ROSA-CentralLogDistributionRole-0a1b2c3d")
+	require.Contains(t, slices.Concat(slices.Collect(maps.Values(centralRoles))...), filepath.Join(root(), "examples", "deploy", "kubernetes", "worker.yaml"),
+		"the Deployment's CENTRAL_LOG_DISTRIBUTION_ROLE_ARN is checked too")
 	processor := load(t, "processor-execution-role-policy.json").assumable()
 	trusted := append(principals(t, load(t, "tenant-cloudwatch-role-trust.json")), principals(t, load(t, "tenant-bucket-policy.json"))...)
 	for arn, where := range centralRoles {
@@ -130,7 +137,7 @@ func TestDocumentsNameTheExamplesRoles(t *testing.T) {
 		}
 	}
 
-	processorRoles := namedARNs(files, regexp.MustCompile(`--role `+roleARN))
+	processorRoles := namedARNs(files, regexp.MustCompile(`(?:--role |eks\.amazonaws\.com/role-arn: )`+roleARN))
 	require.NotEmpty(t, processorRoles)
 	for arn, where := range processorRoles {
 		assert.Equal(t, []string{arn}, principals(t, load(t, "central-log-distribution-role-trust.json")),
