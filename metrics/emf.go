@@ -40,7 +40,10 @@ type EMFOptions struct {
 // Metrics (dimensions {Tenant, DeliveryType} and {DeliveryType}):
 // Delivered, Skipped, Failed, FailedRetryable (Count); EventsDelivered,
 // EventsRejected, EventsDropped, EventsTruncated (Count); Bytes (Bytes);
-// Latency (Milliseconds, object time to delivery, one value per delivery).
+// Latency (Milliseconds, object time to delivery, one value per delivery);
+// Lag (Milliseconds, object time to the start of its delivery, one value
+// per delivery attempted: the processing backlog, the signal of the SQS
+// worker's logdelivery_worker_object_lag_seconds).
 type EMF struct {
 	w     io.Writer
 	opts  EMFOptions
@@ -55,7 +58,7 @@ type EMF struct {
 type emfAggregate struct {
 	delivered, skipped, failed, retryable   int64
 	events, rejected, dropped, truncated, b int64
-	latencies                               []float64
+	latencies, lags                         []float64
 }
 
 // NewEMF returns an EMF observer writing to w.
@@ -110,14 +113,17 @@ func (e *EMF) ObserveResult(ctx context.Context, r logdelivery.Result) {
 	if l, ok := latency(r); ok {
 		a.latencies = append(a.latencies, float64(l.Microseconds())/1000)
 	}
+	if l, ok := lag(r); ok {
+		a.lags = append(a.lags, float64(l.Microseconds())/1000)
+	}
 }
 
 // emfMaxValues is the most values one EMF metric may carry.
 const emfMaxValues = 100
 
 // Flush writes the aggregates as EMF documents and resets them. Tenants
-// with more than 100 latency values get several documents; counts are
-// written once.
+// with more than 100 latency or lag values get several documents; counts
+// are written once.
 func (e *EMF) Flush() error {
 	e.mu.Lock()
 	agg := e.agg
@@ -132,11 +138,13 @@ func (e *EMF) Flush() error {
 	ts := e.opts.Now().UnixMilli()
 	for _, k := range keys {
 		a := agg[k]
-		lat := a.latencies
-		for first := true; first || len(lat) > 0; first = false {
-			chunk := lat[:min(len(lat), emfMaxValues)]
-			lat = lat[len(chunk):]
-			doc := e.document(ts, k[0], k[1], a, chunk, first)
+		lat, lags := a.latencies, a.lags
+		for first := true; first || len(lat) > 0 || len(lags) > 0; first = false {
+			latChunk := lat[:min(len(lat), emfMaxValues)]
+			lat = lat[len(latChunk):]
+			lagChunk := lags[:min(len(lags), emfMaxValues)]
+			lags = lags[len(lagChunk):]
+			doc := e.document(ts, k[0], k[1], a, latChunk, lagChunk, first)
 			line, err := json.Marshal(doc)
 			if err != nil {
 				return fmt.Errorf("metrics: %w", err)
@@ -157,7 +165,7 @@ type emfMetric struct {
 	Unit string `json:"Unit"`
 }
 
-func (e *EMF) document(ts int64, tenantID, kind string, a *emfAggregate, latencies []float64, withCounts bool) map[string]any {
+func (e *EMF) document(ts int64, tenantID, kind string, a *emfAggregate, latencies, lags []float64, withCounts bool) map[string]any {
 	doc := map[string]any{"Tenant": tenantID, "DeliveryType": kind}
 	var defs []emfMetric
 	if withCounts {
@@ -182,6 +190,10 @@ func (e *EMF) document(ts int64, tenantID, kind string, a *emfAggregate, latenci
 	if len(latencies) > 0 {
 		defs = append(defs, emfMetric{"Latency", "Milliseconds"})
 		doc["Latency"] = latencies
+	}
+	if len(lags) > 0 {
+		defs = append(defs, emfMetric{"Lag", "Milliseconds"})
+		doc["Lag"] = lags
 	}
 	doc["_aws"] = map[string]any{
 		"Timestamp": ts,

@@ -92,3 +92,17 @@ func latency(r logdelivery.Result) (time.Duration, bool) {
 	}
 	return d, true
 }
+
+// lag returns the age of the object when the delivery of a result started:
+// from the object's time to the delivery's start. It reports false when no
+// delivery was attempted or the object's time is unknown.
+func lag(r logdelivery.Result) (time.Duration, bool) {
+	if r.Outcome == logdelivery.Skipped || r.Object.Time.IsZero() || r.Started.IsZero() {
+		return 0, false
+	}
+	d := r.Started.Sub(r.Object.Time)
+	if d < 0 {
+		return 0, false
+	}
+	return d, true
+}

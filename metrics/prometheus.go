@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,6 +30,12 @@ type PrometheusOptions struct {
 //	logdelivery_bytes_total{tenant, type}
 //	logdelivery_latency_seconds{type}            (object time → delivered)
 //	logdelivery_delivery_duration_seconds{type}  (time spent delivering)
+//	logdelivery_last_delivery_timestamp_seconds{tenant, type}  (end of the last delivery)
+//
+// The last-delivery gauge exists once a destination kind of a tenant has
+// received something since the process started: with the deliveries
+// counter it tells a destination that has input but receives nothing (see
+// examples/deploy/prometheus/rules.yaml).
 //
 // The type label holds the destination kind ("s3" for a config of type
 // "s3:archive"), never the config's name: series per tenant grow with the
@@ -41,6 +48,7 @@ type Prometheus struct {
 	bytes      *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	duration   *prometheus.HistogramVec
+	last       *prometheus.GaugeVec
 }
 
 // NewPrometheus registers the metrics with reg and returns the observer.
@@ -67,8 +75,10 @@ func NewPrometheus(reg prometheus.Registerer, optFns ...func(*PrometheusOptions)
 			Help: "End-to-end latency from the object's time to its delivery.", Buckets: o.LatencyBuckets}, []string{"type"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: o.Namespace, Name: "delivery_duration_seconds",
 			Help: "Time spent delivering one object to one destination.", Buckets: prometheus.DefBuckets}, []string{"type"}),
+		last: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: o.Namespace, Name: "last_delivery_timestamp_seconds",
+			Help: "When the last successful delivery to a destination kind of a tenant ended, in seconds since the epoch."}, []string{"tenant", "type"}),
 	}
-	for _, c := range []prometheus.Collector{p.deliveries, p.events, p.bytes, p.latency, p.duration} {
+	for _, c := range []prometheus.Collector{p.deliveries, p.events, p.bytes, p.latency, p.duration, p.last} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: registering collectors: %w", err)
 		}
@@ -104,5 +114,12 @@ func (p *Prometheus) ObserveResult(_ context.Context, r logdelivery.Result) {
 	}
 	if !r.Started.IsZero() {
 		p.duration.WithLabelValues(kind).Observe(r.Duration.Seconds())
+	}
+	if r.Outcome == logdelivery.Delivered {
+		end := r.Started.Add(r.Duration)
+		if r.Started.IsZero() {
+			end = time.Now()
+		}
+		p.last.WithLabelValues(tenantID, kind).Set(float64(end.UnixNano()) / 1e9)
 	}
 }

@@ -90,12 +90,49 @@ type Options struct {
 	DeletePermanentFailures bool
 	// Flusher, when set, is flushed after every processed message.
 	Flusher interface{ Flush() error }
+	// Observer, when set, is told what the worker does with messages, for
+	// metrics (metrics.Worker is one). Default: none.
+	Observer Observer
 	// Logger receives failures and lifecycle events. The failure lines of
 	// a message carry its receive_count (SQS's ApproximateReceiveCount, 1
 	// on the first delivery), to tell a first failure from one nearing the
 	// dead-letter queue's maxReceiveCount. Default: discard.
 	Logger *slog.Logger
 }
+
+// Observer is told what a Worker does with messages. Its methods are called
+// concurrently, from the receive loop and from the goroutines processing
+// messages, and must not block.
+type Observer interface {
+	// Received is called after every successful receive with the number
+	// of messages it returned, possibly 0. Each of them is then in flight
+	// until Processed is called for it.
+	Received(n int)
+	// ReceiveFailed is called after every failed receive.
+	ReceiveFailed()
+	// Processed is called once for every received message, when its
+	// dispatch has ended, with its result and the time its processing
+	// started. The worker then deletes the message unless res.Retry(), in
+	// which case it makes it visible again (after RetryDelay, or at once
+	// when shutdown cut it short). res.Failed() marks a message given up
+	// on: deleted although something failed, permanently.
+	Processed(res logdelivery.MessageResult, started time.Time)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Received(int)                                   {}
+func (nopObserver) ReceiveFailed()                                 {}
+func (nopObserver) Processed(logdelivery.MessageResult, time.Time) {}
+
+// Defaults of Options that deployments size themselves by: a pod's
+// termination grace period must exceed DefaultShutdownTimeout (plus the
+// time its HTTP server takes to stop), and a worker takes up to
+// DefaultMaxInFlight messages at once.
+const (
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultMaxInFlight     = 20
+)
 
 // SQS limits on the options.
 const (
@@ -124,7 +161,7 @@ func (o *Options) validate() error {
 
 	switch {
 	case o.MaxInFlight == 0:
-		o.MaxInFlight = 20
+		o.MaxInFlight = DefaultMaxInFlight
 	case o.MaxInFlight < 0:
 		bad("MaxInFlight", o.MaxInFlight, "at least 1 (0 for the default, 20)")
 	}
@@ -136,7 +173,7 @@ func (o *Options) validate() error {
 	visibilityOK := len(errs) == n
 	duration("RetryDelay", &o.RetryDelay, 30*time.Second, 0, maxVisibility, true,
 		"whole seconds from 1s to 12h (0 for the default, 30s)")
-	duration("ShutdownTimeout", &o.ShutdownTimeout, 30*time.Second, 1, 0, false,
+	duration("ShutdownTimeout", &o.ShutdownTimeout, DefaultShutdownTimeout, 1, 0, false,
 		"positive (0 for the default, 30s)")
 	duration("MaxReceiveBackoff", &o.MaxReceiveBackoff, 30*time.Second, 1, 0, false,
 		"positive (0 for the default, 30s)")
@@ -159,6 +196,9 @@ func (o *Options) validate() error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
 	return errors.Join(errs...)
 }
 
@@ -171,6 +211,10 @@ type Worker struct {
 
 	lastReceive atomic.Int64 // unix nanos of the last successful receive
 	running     atomic.Bool
+	received    atomic.Bool  // some receive of this Run succeeded
+	stopping    atomic.Bool  // Run's context is done: no more receives
+	receiving   atomic.Int64 // unix nanos the receive in progress started; 0: none
+	saturated   atomic.Bool  // every slot is busy: the loop waits for one
 	// beating is held while a heartbeat renews visibilities, so that a
 	// message's final visibility change is never overwritten by a renewal
 	// that started before the message finished.
@@ -211,6 +255,8 @@ func New(client API, queueURL string, d *logdelivery.Dispatcher, optFns ...func(
 func (w *Worker) Run(ctx context.Context) error {
 	w.running.Store(true)
 	defer w.running.Store(false)
+	w.received.Store(false)
+	w.stopping.Store(false)
 	w.lastReceive.Store(time.Now().UnixNano())
 
 	// Work in flight outlives ctx by up to ShutdownTimeout.
@@ -237,14 +283,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		if err := slots.Acquire(ctx, 1); err != nil {
-			break
+		if !slots.TryAcquire(1) {
+			w.saturated.Store(true)
+			err := slots.Acquire(ctx, 1)
+			w.saturated.Store(false)
+			if err != nil {
+				break
+			}
 		}
 		n := int64(1)
 		for n < 10 && slots.TryAcquire(1) {
 			n++
 		}
+		w.receiving.Store(time.Now().UnixNano())
 		msgs, err := w.receive(ctx, int32(n))
+		w.receiving.Store(0)
 		if unused := n - int64(len(msgs)); unused > 0 {
 			slots.Release(unused)
 		}
@@ -252,6 +305,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
+			w.opts.Observer.ReceiveFailed()
 			backoff = nextBackoff(backoff, w.opts.MaxReceiveBackoff)
 			w.opts.Logger.Warn("receive failed; backing off", "error", err, "backoff", backoff)
 			select {
@@ -262,6 +316,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		backoff = 0
 		w.lastReceive.Store(time.Now().UnixNano())
+		w.received.Store(true)
+		w.opts.Observer.Received(len(msgs))
 		for _, m := range msgs {
 			inflight.add(m)
 			wg.Go(func() {
@@ -271,6 +327,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 
+	w.stopping.Store(true)
 	w.opts.Logger.Info("shutting down: waiting for messages in flight", "timeout", w.opts.ShutdownTimeout)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -310,8 +367,10 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	id, handle := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
 	ctx, cancel := context.WithTimeout(ctx, w.opts.MaxProcessingTime)
 	defer cancel()
+	started := time.Now()
 	res := w.d.DispatchMessages(ctx, logdelivery.Message{ID: id, Body: []byte(aws.ToString(m.Body))})[0]
 	inflight.remove(handle)
+	w.opts.Observer.Processed(res, started)
 	if res.Err != nil || res.Results.Count(logdelivery.Failed) > 0 {
 		res.LogFailures(ctx, w.opts.Logger.With(receiveCount(m)...))
 	}
@@ -583,16 +642,54 @@ func (w *Worker) changeVisibility(ctx context.Context, msgs []msgRef, d time.Dur
 
 // Healthy returns nil while Run is receiving: it is running and its last
 // successful receive was recent (within three long-poll waits plus the
-// receive backoff cap).
+// receive backoff cap), or every MaxInFlight slot is busy with a message
+// (each bounded by MaxProcessingTime), so that it has no room to receive.
 func (w *Worker) Healthy() error {
 	if !w.running.Load() {
 		return errors.New("sqsworker: not running")
+	}
+	if w.saturated.Load() {
+		return nil
 	}
 	since := time.Since(time.Unix(0, w.lastReceive.Load()))
 	if limit := 3*w.opts.WaitTime + w.opts.MaxReceiveBackoff; since > limit {
 		return fmt.Errorf("sqsworker: no successful receive for %s", since.Round(time.Second))
 	}
 	return nil
+}
+
+// receiveStuck is how long a receive may be outstanding beyond its
+// long-poll wait before Live reports the worker stuck.
+const receiveStuck = time.Minute
+
+// Live returns nil while Run is running and its receive loop is not stuck:
+// no receive has been outstanding for longer than WaitTime plus a minute
+// (a connection that hangs). Failing receives, which back off, and a
+// worker whose every slot is busy, are live. It is the liveness probe
+// (/healthz): a worker that fails it is best restarted.
+func (w *Worker) Live() error {
+	if !w.running.Load() {
+		return errors.New("sqsworker: not running")
+	}
+	if started := w.receiving.Load(); started != 0 {
+		if d := time.Since(time.Unix(0, started)); d > w.opts.WaitTime+receiveStuck {
+			return fmt.Errorf("sqsworker: a receive has been outstanding for %s", d.Round(time.Second))
+		}
+	}
+	return nil
+}
+
+// Ready returns nil once a receive of Run has succeeded and while the
+// worker stays Healthy, until its shutdown begins. It is the readiness
+// probe (/readyz): a rollout moves on once new workers reach the queue.
+func (w *Worker) Ready() error {
+	switch {
+	case w.stopping.Load():
+		return errors.New("sqsworker: shutting down")
+	case !w.received.Load():
+		return errors.New("sqsworker: no successful receive yet")
+	}
+	return w.Healthy()
 }
 
 func nextBackoff(prev, limit time.Duration) time.Duration {

@@ -2,8 +2,17 @@
 // execution role, the central log-distribution role (trust and
 // permissions), a tenant's CloudWatch role (trust with the ExternalId
 // condition, and permissions), a tenant bucket policy, the configuration
-// API's role, the collector's role and the deployer's (table creation). Its test checks that they parse and
-// allow every AWS operation the library issues.
+// API's role, the collector's role and the deployer's (table creation). Its
+// tests check that they parse, allow every AWS operation the library
+// issues, and name the roles the rest of the repository names (README,
+// examples, deployment templates).
+//
+// Tenant roles are named LogDistributionRole, the seed's name, in the
+// tenant's account (or CustomerLogDistribution…, the names of the local
+// example): the central role may assume only roles of those names. The
+// central role is ROSA-CentralLogDistributionRole-… and the processor's
+// execution role log-delivery-processor; examples/deploy/cloudformation
+// creates them with these names.
 //
 // The tenant role's trust policy requires the tenant's own ExternalId: the
 // value the platform operator gives each tenant, recorded in its identity
