@@ -28,6 +28,8 @@ import (
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/deliver/s3"
 	"github.com/logdelivery/logdelivery/groups"
+	"github.com/logdelivery/logdelivery/ledger"
+	"github.com/logdelivery/logdelivery/ledger/dynamoledger"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/dynamostore"
 )
@@ -59,6 +61,14 @@ type Options struct {
 	// whose identity carries none is derived from (credentials.ExternalIDs,
 	// at least 32 bytes). Default: none; identities must then carry theirs.
 	ExternalIDKey []byte
+	// LedgerTable is the DynamoDB table of delivery progress
+	// (dynamoledger.CreateTable makes one): with it each (object,
+	// destination) is delivered once across retries, duplicate
+	// notifications, crashes and replays, and half-done deliveries resume
+	// from their last checkpoint. Default: none, at-least-once delivery.
+	LedgerTable string
+	// Ledger replaces the DynamoDB ledger (for example a ledger.File).
+	Ledger ledger.Ledger
 	// UsePathStyle addresses S3 buckets by path (moto, S3-compatible
 	// stores). Default: false.
 	UsePathStyle bool
@@ -208,8 +218,15 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 		so.UsePathStyle = o.UsePathStyle
 		so.Credentials = credentials.Central(chain, cfg.Region)
 	})
+	led := o.Ledger
+	if led == nil && o.LedgerTable != "" {
+		if led, err = dynamoledger.New(dynamodb.NewFromConfig(cfg), o.LedgerTable); err != nil {
+			return nil, fmt.Errorf("awsdispatch: %w", err)
+		}
+	}
 	return logdelivery.NewDispatcher(store, registry, func(do *logdelivery.Options) {
 		do.Opener = s3.NewOpener(central)
+		do.Ledger = led
 		do.Identities = identities
 		do.ExternalIDs = externalIDs
 		do.Observer = o.Observer

@@ -19,6 +19,7 @@ import (
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/metrics"
+	"github.com/logdelivery/logdelivery/sqsworker"
 )
 
 func TestWorker(t *testing.T) {
@@ -30,36 +31,39 @@ func TestWorker(t *testing.T) {
 		return logdelivery.Object{Bucket: "central", Key: key, Time: t0.Add(-age)}
 	}
 	acme := keyparse.Key{Tenant: "acme"}
-	w.Received(4)
+	w.Received(5)
 	w.ReceiveFailed()
 	// Delivered to two destinations: one object, one lag.
 	w.Processed(logdelivery.MessageResult{ID: "m1", Results: logdelivery.Results{
 		{Object: obj("a", 3*time.Second), Key: acme, Destination: "cloudwatch", Outcome: logdelivery.Delivered},
 		{Object: obj("a", 3*time.Second), Key: acme, Destination: "s3", Outcome: logdelivery.Delivered},
-	}}, t0)
+	}}, t0, sqsworker.Deleted)
 	// A retryable failure: retried.
 	w.Processed(logdelivery.MessageResult{ID: "m2", Results: logdelivery.Results{
 		{Object: obj("b", 100*time.Second), Key: acme, Destination: "s3", Outcome: logdelivery.Failed, Err: errors.New("throttled")},
-	}}, t0)
-	// A permanent failure and a malformed body: given up on.
+	}}, t0, sqsworker.Released)
+	// Permanent failures: parked, kept for the redrive policy, dropped.
 	w.Processed(logdelivery.MessageResult{ID: "m3", Results: logdelivery.Results{
 		{Object: obj("c", time.Second), Key: acme, Destination: "s3", Outcome: logdelivery.Failed, Err: fault.Permanent(errors.New("NoSuchBucket"))},
-	}}, t0)
-	w.Processed(logdelivery.MessageResult{ID: "m4", Err: fault.Permanent(errors.New("not a notification"))}, t0)
+	}}, t0, sqsworker.Parked)
+	w.Processed(logdelivery.MessageResult{ID: "m4", Err: fault.Permanent(errors.New("not a notification"))}, t0, sqsworker.Kept)
+	w.Processed(logdelivery.MessageResult{ID: "m5", Err: fault.Permanent(errors.New("not a notification"))}, t0, sqsworker.Dropped)
 
 	expected := `
-# HELP logdelivery_worker_messages_dead_lettered_total Messages given up on and deleted: malformed, or failed permanently at some destination.
-# TYPE logdelivery_worker_messages_dead_lettered_total counter
-logdelivery_worker_messages_dead_lettered_total 2
-# HELP logdelivery_worker_messages_deleted_total Messages deleted: nothing in them needs a retry.
+# HELP logdelivery_worker_messages_deleted_total Messages deleted from the queue: delivered, parked or dropped.
 # TYPE logdelivery_worker_messages_deleted_total counter
 logdelivery_worker_messages_deleted_total 3
+# HELP logdelivery_worker_messages_failed_total Messages that failed permanently (malformed, or at some destination), by what became of them: parked, kept or dropped.
+# TYPE logdelivery_worker_messages_failed_total counter
+logdelivery_worker_messages_failed_total{settlement="dropped"} 1
+logdelivery_worker_messages_failed_total{settlement="kept"} 1
+logdelivery_worker_messages_failed_total{settlement="parked"} 1
 # HELP logdelivery_worker_messages_in_flight Messages received and not yet processed.
 # TYPE logdelivery_worker_messages_in_flight gauge
 logdelivery_worker_messages_in_flight 0
 # HELP logdelivery_worker_messages_received_total Messages received from the queue.
 # TYPE logdelivery_worker_messages_received_total counter
-logdelivery_worker_messages_received_total 4
+logdelivery_worker_messages_received_total 5
 # HELP logdelivery_worker_messages_retried_total Messages made visible again for a retry.
 # TYPE logdelivery_worker_messages_retried_total counter
 logdelivery_worker_messages_retried_total 1
@@ -68,7 +72,7 @@ logdelivery_worker_messages_retried_total 1
 logdelivery_worker_receive_errors_total 1
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expected),
-		"logdelivery_worker_messages_dead_lettered_total", "logdelivery_worker_messages_deleted_total",
+		"logdelivery_worker_messages_failed_total", "logdelivery_worker_messages_deleted_total",
 		"logdelivery_worker_messages_in_flight", "logdelivery_worker_messages_received_total",
 		"logdelivery_worker_messages_retried_total", "logdelivery_worker_receive_errors_total"))
 

@@ -22,6 +22,7 @@ type recordingObserver struct {
 	received       int
 	receiveErrors  int
 	processed      map[string]logdelivery.MessageResult
+	settled        map[string]sqsworker.Settlement
 	startedAfter   time.Time
 	startedInOrder bool
 }
@@ -38,10 +39,11 @@ func (o *recordingObserver) ReceiveFailed() {
 	o.mu.Unlock()
 }
 
-func (o *recordingObserver) Processed(res logdelivery.MessageResult, started time.Time) {
+func (o *recordingObserver) Processed(res logdelivery.MessageResult, started time.Time, s sqsworker.Settlement) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.processed[res.ID] = res
+	o.settled[res.ID] = s
 	if started.Before(o.startedAfter) || started.After(time.Now()) {
 		o.startedInOrder = false
 	}
@@ -65,7 +67,7 @@ func TestObserverSeesEveryMessage(t *testing.T) {
 		}
 		return deliver.Receipt{Objects: 1}, nil
 	})
-	obs := &recordingObserver{processed: map[string]logdelivery.MessageResult{}, startedAfter: time.Now(), startedInOrder: true}
+	obs := &recordingObserver{processed: map[string]logdelivery.MessageResult{}, settled: map[string]sqsworker.Settlement{}, startedAfter: time.Now(), startedInOrder: true}
 	w, err := sqsworker.New(fake, "q", d, func(o *sqsworker.Options) {
 		o.Observer = obs
 		o.MaxReceiveBackoff = 20 * time.Millisecond
@@ -83,6 +85,8 @@ func TestObserverSeesEveryMessage(t *testing.T) {
 	assert.True(t, obs.processed["m1"].Retry(), "retried")
 	assert.True(t, obs.processed["m2"].Failed(), "failed permanently")
 	assert.True(t, obs.processed["m3"].Failed(), "malformed")
+	assert.Equal(t, map[string]sqsworker.Settlement{"m0": sqsworker.Deleted, "m1": sqsworker.Released, "m2": sqsworker.Kept, "m3": sqsworker.Kept},
+		obs.settled, "what the worker did with each, told after it did it")
 }
 
 func TestProbes(t *testing.T) {

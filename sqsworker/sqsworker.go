@@ -110,20 +110,55 @@ type Observer interface {
 	Received(n int)
 	// ReceiveFailed is called after every failed receive.
 	ReceiveFailed()
-	// Processed is called once for every received message, when its
-	// dispatch has ended, with its result and the time its processing
-	// started. The worker then deletes the message unless res.Retry(), in
-	// which case it makes it visible again (after RetryDelay, or at once
-	// when shutdown cut it short). res.Failed() marks a message given up
-	// on: deleted although something failed, permanently.
-	Processed(res logdelivery.MessageResult, started time.Time)
+	// Processed is called once for every received message, when it is
+	// settled, with its dispatch result, the time its processing started
+	// and what the worker did with it.
+	Processed(res logdelivery.MessageResult, started time.Time, s Settlement)
+}
+
+// Settlement is what a Worker did with a processed message.
+type Settlement int
+
+const (
+	// Deleted: nothing in the message needs a retry.
+	Deleted Settlement = iota
+	// Released: something failed retryably; the message is visible again
+	// after RetryDelay (at once when shutdown cut it short).
+	Released
+	// Parked: it failed permanently and was sent to the failure queue,
+	// then deleted.
+	Parked
+	// Kept: it failed permanently and is visible again after RetryDelay,
+	// for the queue's redrive policy (no failure queue, or it could not
+	// be reached).
+	Kept
+	// Dropped: it failed permanently and was deleted
+	// (DeletePermanentFailures); its logs are lost.
+	Dropped
+)
+
+// String returns the settlement's lower-case name, such as "parked".
+func (s Settlement) String() string {
+	switch s {
+	case Deleted:
+		return "deleted"
+	case Released:
+		return "released"
+	case Parked:
+		return "parked"
+	case Kept:
+		return "kept"
+	case Dropped:
+		return "dropped"
+	}
+	return fmt.Sprintf("Settlement(%d)", int(s))
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Received(int)                                   {}
-func (nopObserver) ReceiveFailed()                                 {}
-func (nopObserver) Processed(logdelivery.MessageResult, time.Time) {}
+func (nopObserver) Received(int)                                               {}
+func (nopObserver) ReceiveFailed()                                             {}
+func (nopObserver) Processed(logdelivery.MessageResult, time.Time, Settlement) {}
 
 // Defaults of Options that deployments size themselves by: a pod's
 // termination grace period must exceed DefaultShutdownTimeout (plus the
@@ -370,7 +405,6 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	started := time.Now()
 	res := w.d.DispatchMessages(ctx, logdelivery.Message{ID: id, Body: []byte(aws.ToString(m.Body))})[0]
 	inflight.remove(handle)
-	w.opts.Observer.Processed(res, started)
 	if res.Err != nil || res.Results.Count(logdelivery.Failed) > 0 {
 		res.LogFailures(ctx, w.opts.Logger.With(receiveCount(m)...))
 	}
@@ -379,23 +413,34 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 			w.opts.Logger.Error("flushing metrics", "error", err)
 		}
 	}
-	if !res.Retry() && res.Failed() && !w.opts.DeletePermanentFailures {
-		if w.opts.FailureQueueURL == "" || !w.park(settleCtx, m, res) {
-			// Kept for the queue's redrive policy (or the failure queue
-			// was unreachable): back after RetryDelay, never lost.
-			w.release(settleCtx, id, handle, w.opts.RetryDelay)
-			return
+	w.opts.Observer.Processed(res, started, w.settle(ctx, settleCtx, m, res, deletes))
+}
+
+// settle deletes, releases or parks a processed message and says which.
+func (w *Worker) settle(ctx, settleCtx context.Context, m types.Message, res logdelivery.MessageResult, deletes *deleter) Settlement {
+	id, handle := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
+	switch {
+	case res.Retry():
+		delay := w.opts.RetryDelay
+		if errors.Is(ctx.Err(), context.Canceled) {
+			delay = 0 // cut short by shutdown: let another worker take over now
 		}
-	}
-	if !res.Retry() {
+		w.release(settleCtx, id, handle, delay)
+		return Released
+	case !res.Failed():
 		deletes.add(msgRef{id: id, handle: handle}) // never blocks
-		return
+		return Deleted
+	case w.opts.DeletePermanentFailures:
+		deletes.add(msgRef{id: id, handle: handle})
+		return Dropped
+	case w.opts.FailureQueueURL != "" && w.park(settleCtx, m, res):
+		deletes.add(msgRef{id: id, handle: handle})
+		return Parked
 	}
-	delay := w.opts.RetryDelay
-	if errors.Is(ctx.Err(), context.Canceled) {
-		delay = 0 // cut short by shutdown: let another worker take over now
-	}
-	w.release(settleCtx, id, handle, delay)
+	// Kept for the queue's redrive policy (or the failure queue was
+	// unreachable): back after RetryDelay, never lost.
+	w.release(settleCtx, id, handle, w.opts.RetryDelay)
+	return Kept
 }
 
 // release makes a message visible again after delay.

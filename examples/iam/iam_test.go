@@ -225,8 +225,8 @@ func callers(op operation) []string {
 		return []string{"central-log-distribution-role-policy.json"}
 	case op.service == "sqs":
 		return []string{"processor-execution-role-policy.json"}
-	case op == operation{"dynamodb", "CreateTable"}, op == operation{"dynamodb", "DescribeTable"}:
-		return []string{"deployer-policy.json"} // dynamostore.CreateTable, at deployment
+	case op == operation{"dynamodb", "CreateTable"}, op == operation{"dynamodb", "DescribeTable"}, op == operation{"dynamodb", "UpdateTimeToLive"}:
+		return []string{"deployer-policy.json"} // dynamostore.CreateTable and dynamoledger.CreateTable, at deployment
 	case op.service == "dynamodb":
 		return []string{"config-api-role-policy.json"}
 	case op == operation{"sts", "AssumeRole"}:

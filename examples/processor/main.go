@@ -3,10 +3,12 @@
 // replace it:
 //
 //	-mode lambda   AWS Lambda handler for SQS events (the default inside Lambda)
-//	-mode sqs      long-running SQS worker; serves /metrics and /healthz
+//	-mode sqs      long-running SQS worker; serves /metrics, /healthz and /readyz
 //	-mode manual   reads SQS message bodies (JSON documents, one after
 //	               another) from stdin, prints one JSON line per (object,
-//	               destination) result, exits 0 only if nothing needs a retry
+//	               destination) result, exits 0 only if nothing needs a retry;
+//	               with REPLAY_QUEUE_URL (a failure or dead-letter queue) it
+//	               drains that queue instead, deleting what it delivers
 //	-mode scan     lists SOURCE_BUCKET every SCAN_INTERVAL seconds (default
 //	               10) and delivers the objects it has not delivered yet,
 //	               remembered in a checkpoint (see scan.go): SCAN_CHECKPOINT,
@@ -23,6 +25,14 @@
 // the seed's compatibility mode and warns), EXTERNAL_ID_KEY (base64, at
 // least 32 bytes: the key tenants' ExternalIds are derived from). Logs go
 // to stderr, at LOG_LEVEL (DEBUG, INFO (default), WARN or ERROR).
+//
+// Delivery guarantee: LEDGER_TABLE (DynamoDB) or LEDGER_DIR (a directory)
+// holds the ledger that makes delivery effectively-once per destination;
+// without either, delivery is at-least-once. FAILURE_QUEUE_URL (lambda and
+// sqs modes) parks permanently failed messages there, with their reasons;
+// without it they stay in the queue for its redrive policy.
+// DELETE_PERMANENT_FAILURES=true deletes them instead, as the reference
+// does (their logs are lost).
 //
 // As in the reference, TENANT_CONFIG_TABLE defaults to
 // "tenant-configurations" and the region to us-east-1 when the AWS
@@ -59,10 +69,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/awsdispatch"
 	"github.com/logdelivery/logdelivery/lambdahandler"
+	"github.com/logdelivery/logdelivery/ledger"
 	"github.com/logdelivery/logdelivery/metrics"
 	"github.com/logdelivery/logdelivery/tenant/filestore"
 )
@@ -114,6 +126,10 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 			return 0, fmt.Errorf("EXTERNAL_ID_KEY is not base64: %w", err)
 		}
 	}
+	settle, err := readSettlement(os.Getenv)
+	if err != nil {
+		return 0, err
+	}
 	opts := func(o *awsdispatch.Options) {
 		o.Table = os.Getenv("TENANT_CONFIG_TABLE")
 		if o.Table == "" {
@@ -124,7 +140,16 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 		o.CentralRoleARN = os.Getenv("CENTRAL_LOG_DISTRIBUTION_ROLE_ARN")
 		o.UsePathStyle = pathStyle
 		o.Logger = logger
+		o.LedgerTable = settle.ledgerTable
 		knobs.apply(o)
+	}
+	if settle.ledgerDir != "" {
+		led, err := ledger.OpenFile(settle.ledgerDir)
+		if err != nil {
+			return 0, err
+		}
+		defer led.Close()
+		opts = chain(opts, func(o *awsdispatch.Options) { o.Ledger = led })
 	}
 	if path := os.Getenv("TENANT_CONFIG_FILE"); path != "" {
 		store, err := filestore.Open(path)
@@ -144,7 +169,14 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		h, err := lambdahandler.New(d, func(o *lambdahandler.Options) { o.Flusher = emf; o.Logger = logger })
+		h, err := lambdahandler.New(d, func(o *lambdahandler.Options) {
+			o.Flusher = emf
+			o.Logger = logger
+			if settle.failureQueueURL != "" {
+				o.FailureQueue, o.FailureQueueURL = sqs.NewFromConfig(cfg), settle.failureQueueURL
+			}
+			o.DeletePermanentFailures = settle.deletePermanentFailures
+		})
 		if err != nil {
 			return 0, err
 		}
@@ -155,7 +187,7 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 		}))
 		return 0, nil
 	case "sqs":
-		return 0, runSQS(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), logger)
+		return 0, runSQS(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), settle, logger)
 	case "scan":
 		return 0, runScan(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), pathStyle, knobs.retryAttempts, logger)
 	case "manual":
@@ -164,11 +196,40 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 			return 0, err
 		}
 		defer d.Close()
+		if url := os.Getenv("REPLAY_QUEUE_URL"); url != "" {
+			return runReplay(ctx, d, sqs.NewFromConfig(cfg), url, os.Stdout, logger), nil
+		}
 		return runManual(ctx, d, os.Stdin, os.Stdout, logger), nil
 	case "":
 		return 0, errors.New("no mode: pass -mode lambda|sqs|manual|scan or set EXECUTION_MODE")
 	}
 	return 0, fmt.Errorf("unknown mode %q: want lambda, sqs, manual or scan", mode)
+}
+
+// settlement is how deliveries are recorded and failed messages settled.
+type settlement struct {
+	ledgerTable, ledgerDir  string
+	failureQueueURL         string
+	deletePermanentFailures bool
+}
+
+func readSettlement(getenv func(string) string) (settlement, error) {
+	s := settlement{
+		ledgerTable:     getenv("LEDGER_TABLE"),
+		ledgerDir:       getenv("LEDGER_DIR"),
+		failureQueueURL: getenv("FAILURE_QUEUE_URL"),
+	}
+	var err error
+	if s.deletePermanentFailures, err = boolVar(getenv, "DELETE_PERMANENT_FAILURES", false); err != nil {
+		return s, err
+	}
+	switch {
+	case s.ledgerTable != "" && s.ledgerDir != "":
+		return s, errors.New("LEDGER_TABLE and LEDGER_DIR exclude each other: one ledger")
+	case s.failureQueueURL != "" && s.deletePermanentFailures:
+		return s, errors.New("FAILURE_QUEUE_URL and DELETE_PERMANENT_FAILURES=true exclude each other: park failed messages or delete them")
+	}
+	return s, nil
 }
 
 func chain(fns ...func(*awsdispatch.Options)) func(*awsdispatch.Options) {

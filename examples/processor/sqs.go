@@ -19,9 +19,9 @@ import (
 	"github.com/logdelivery/logdelivery/sqsworker"
 )
 
-// runSQS consumes SQS_QUEUE_URL until ctx is done, serving /metrics and
-// /healthz on METRICS_ADDR.
-func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options), logger *slog.Logger) error {
+// runSQS consumes SQS_QUEUE_URL until ctx is done, serving /metrics,
+// /healthz and /readyz on METRICS_ADDR.
+func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options), settle settlement, logger *slog.Logger) error {
 	queueURL := os.Getenv("SQS_QUEUE_URL")
 	if queueURL == "" {
 		return errors.New("sqs mode needs SQS_QUEUE_URL")
@@ -32,24 +32,39 @@ func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options)
 	if err != nil {
 		return err
 	}
+	workerMetrics, err := metrics.NewWorker(reg)
+	if err != nil {
+		return err
+	}
 	d, err := awsdispatch.New(cfg, chain(opts, func(o *awsdispatch.Options) { o.Observer = prom }))
 	if err != nil {
 		return err
 	}
-	w, err := sqsworker.New(sqs.NewFromConfig(cfg), queueURL, d, func(o *sqsworker.Options) { o.Logger = logger })
+	w, err := sqsworker.New(sqs.NewFromConfig(cfg), queueURL, d, func(o *sqsworker.Options) {
+		o.Logger = logger
+		o.Observer = workerMetrics
+		o.FailureQueueURL = settle.failureQueueURL
+		o.DeletePermanentFailures = settle.deletePermanentFailures
+	})
 	if err != nil {
 		return err
 	}
 
+	probe := func(check func() error) http.HandlerFunc {
+		return func(rw http.ResponseWriter, _ *http.Request) {
+			if err := check(); err != nil {
+				http.Error(rw, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			rw.Write([]byte("ok\n"))
+		}
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
-		if err := w.Healthy(); err != nil {
-			http.Error(rw, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		rw.Write([]byte("ok\n"))
-	})
+	// Liveness only fails when the receive loop is stuck: an SQS outage
+	// must not restart pods. Readiness follows the queue.
+	mux.Handle("GET /healthz", probe(w.Live))
+	mux.Handle("GET /readyz", probe(w.Ready))
 	addr := os.Getenv("METRICS_ADDR")
 	if addr == "" {
 		addr = ":9090"

@@ -155,7 +155,10 @@ func TestEnvironmentIsTheProcessors(t *testing.T) {
 		if strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "GO") {
 			continue // the SDK's and the runtime's
 		}
-		assert.True(t, strings.Contains(reads.String(), `os.Getenv("`+name+`")`), "the processor does not read %s", name)
+		src := reads.String()
+		read := strings.Contains(src, `os.Getenv("`+name+`")`) || strings.Contains(src, `getenv("`+name+`")`) ||
+			strings.Contains(src, `getenv, "`+name+`"`)
+		assert.True(t, read, "the processor does not read %s", name)
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/metrics"
+	"github.com/logdelivery/logdelivery/sqsworker"
 )
 
 // requireEnv turns the skip without promtool into a failure.
@@ -82,8 +83,8 @@ func scrape(t *testing.T) []byte {
 	}
 	w.Received(2)
 	w.ReceiveFailed()
-	w.Processed(logdelivery.MessageResult{ID: "m1", Results: results}, now)
-	w.Processed(logdelivery.MessageResult{ID: "m2", Err: fault.Permanent(errors.New("not a notification"))}, now)
+	w.Processed(logdelivery.MessageResult{ID: "m1", Results: results}, now, sqsworker.Parked)
+	w.Processed(logdelivery.MessageResult{ID: "m2", Err: fault.Permanent(errors.New("not a notification"))}, now, sqsworker.Kept)
 
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
@@ -110,7 +111,7 @@ func families(body []byte) map[string]bool {
 func TestScrapePassesPromtoolCheckMetrics(t *testing.T) {
 	body := scrape(t)
 	for _, name := range []string{"logdelivery_deliveries_total", "logdelivery_last_delivery_timestamp_seconds",
-		"logdelivery_worker_messages_dead_lettered_total", "logdelivery_worker_object_lag_seconds"} {
+		"logdelivery_worker_messages_failed_total", "logdelivery_worker_object_lag_seconds"} {
 		require.Contains(t, families(body), name, "the scrape holds every series")
 	}
 	promtool(t, bytes.NewReader(body), "check", "metrics")
