@@ -54,6 +54,18 @@ func load(t *testing.T, name string) document {
 	return d
 }
 
+// allowsOn reports whether a statement allows action on a resource whose
+// ARN ends with suffix.
+func (d document) allowsOn(action, suffix string) bool {
+	for _, s := range d.Statement {
+		if s.Effect == "Allow" && slices.Contains(s.Action, action) &&
+			slices.ContainsFunc(s.Resource, func(r string) bool { return strings.HasSuffix(r, suffix) }) {
+			return true
+		}
+	}
+	return false
+}
+
 func (d document) allows(action string) bool {
 	for _, s := range d.Statement {
 		if s.Effect == "Allow" && slices.Contains(s.Action, action) {
@@ -254,10 +266,16 @@ func TestPoliciesCoverEveryOperation(t *testing.T) {
 		}
 	}
 
-	// The processor reads configurations; it needs no write access.
+	// The processor reads configurations; it writes only its ledger.
 	p := load(t, "processor-execution-role-policy.json")
-	assert.True(t, p.allows("dynamodb:Query"))
-	assert.False(t, p.allows("dynamodb:PutItem"))
+	assert.True(t, p.allowsOn("dynamodb:Query", "table/tenant-delivery-configs"))
+	for _, a := range []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
+		assert.False(t, p.allowsOn(a, "table/tenant-delivery-configs"), a)
+		assert.False(t, p.allowsOn(a, "table/tenant-identities"), a)
+	}
+	for _, a := range []string{"dynamodb:GetItem", "dynamodb:PutItem"} {
+		assert.True(t, p.allowsOn(a, "table/log-delivery-ledger"), "the ledger (ledger/dynamoledger): %s", a)
+	}
 	// The tenant bucket accepts exactly what the copy writes.
 	b := load(t, "tenant-bucket-policy.json")
 	for _, a := range []string{"s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"} {

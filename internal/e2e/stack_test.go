@@ -150,6 +150,7 @@ func TestCloudFormationStack(t *testing.T) {
 		}
 		assert.Equal(t, []string{dynamostore.PartitionKey + " HASH", dynamostore.SortKey + " RANGE"}, keys(out["ConfigTableName"]))
 		assert.Equal(t, []string{dynamostore.PartitionKey + " HASH"}, keys(out["IdentityTableName"]))
+		assert.Equal(t, []string{"id HASH"}, keys(out["LedgerTableName"]), "dynamoledger's key")
 		// moto ignores TimeToLiveSpecification: the template's is checked
 		// in examples/deploy/cloudformation. Should moto apply it, it must
 		// be the one the store's ttl attribute needs.
@@ -299,6 +300,7 @@ func deliverThroughStack(t *testing.T, srv *mototest.Server, ctx context.Context
 		o.CentralRoleARN = out["CentralRoleArn"]
 		o.Table = out["ConfigTableName"]
 		o.IdentityTable = out["IdentityTableName"]
+		o.LedgerTable = out["LedgerTableName"]
 		o.ExternalIDKey = externalIDKey
 		o.UsePathStyle = true
 		o.Observer = prom
@@ -308,6 +310,7 @@ func deliverThroughStack(t *testing.T, srv *mototest.Server, ctx context.Context
 	w, err := sqsworker.New(sqsc, out["QueueUrl"], d, func(o *sqsworker.Options) {
 		o.WaitTime = time.Second
 		o.Observer = workerMetrics
+		o.FailureQueueURL = out["FailureQueueUrl"]
 	})
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -376,6 +379,10 @@ func deliverThroughStack(t *testing.T, srv *mototest.Server, ctx context.Context
 	series, err := testutil.GatherAndCount(reg, "logdelivery_last_delivery_timestamp_seconds")
 	require.NoError(t, err)
 	assert.Equal(t, 2, series, "a last delivery for acme's cloudwatch and s3 destinations")
+	// The ledger table records both deliveries as done.
+	scan, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(out["LedgerTableName"])})
+	require.NoError(t, err)
+	assert.Len(t, scan.Items, 2, "one ledger entry per (object, destination)")
 }
 
 // value returns the value of the registry's one series of a counter or
