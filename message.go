@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 )
 
 // Message is a queue message announcing objects, such as an SQS message.
@@ -72,14 +73,16 @@ func (d *Dispatcher) DispatchMessages(ctx context.Context, msgs ...Message) []Me
 
 // FailureSummary describes why the message failed, for a failure queue's
 // message attributes: reason joins the body's error and each failed
-// destination's ("s3://b/k → tenant/type: error"), the first ten, each cut
-// to 500 bytes; destinations lists the failed "tenant/type" pairs, comma
-// separated, each once. Both stay under a few kilobytes.
+// destination's ("s3://b/k → tenant/type: error"), the first ten, one per
+// line, each cut to 600 bytes in its middle (the head names the delivery,
+// the tail holds the service's error code); destinations lists the failed
+// "tenant/type" pairs, comma separated, each once. Both stay under a few
+// kilobytes.
 func (m MessageResult) FailureSummary() (reason, destinations string) {
 	var reasons, dests []string
 	seen := map[string]bool{}
 	if m.Err != nil {
-		reasons = append(reasons, cut(m.Err.Error(), 500))
+		reasons = append(reasons, cutMiddle(m.Err.Error(), 600))
 	}
 	for _, r := range m.Results {
 		if r.Outcome != Failed {
@@ -94,17 +97,26 @@ func (m MessageResult) FailureSummary() (reason, destinations string) {
 			dests = append(dests, dest)
 		}
 		if len(reasons) < 10 {
-			reasons = append(reasons, cut(fmt.Sprintf("s3://%s/%s → %s: %v", r.Object.Bucket, r.Object.Key, dest, r.Err), 500))
+			reasons = append(reasons, cutMiddle(fmt.Sprintf("s3://%s/%s → %s: %v", r.Object.Bucket, r.Object.Key, dest, r.Err), 600))
 		}
 	}
 	return strings.Join(reasons, "\n"), strings.Join(dests, ",")
 }
 
-func cut(s string, n int) string {
+// cutMiddle shortens s to about n bytes by replacing its middle with "…",
+// on UTF-8 boundaries.
+func cutMiddle(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	head, tail := n/3, len(s)-(n-n/3)
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	for tail < len(s) && !utf8.RuneStart(s[tail]) {
+		tail++
+	}
+	return s[:head] + " … " + s[tail:]
 }
 
 // LogFailures logs the message's failures: permanent ones (not retried) at

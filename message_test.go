@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,6 +15,7 @@ import (
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
 	"github.com/logdelivery/logdelivery/fault"
+	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
 )
 
@@ -76,4 +78,30 @@ func TestDispatchMessages(t *testing.T) {
 	require.Len(t, out[5].Results, 1)
 	assert.Equal(t, "c/ok/a/p/4.gz", out[5].Results[0].Object.Key)
 	assert.Len(t, rec.Deliveries(), 7)
+}
+
+func TestFailureSummary(t *testing.T) {
+	long := fault.Permanent(errors.New("copy to s3://tenant-bucket/" + strings.Repeat("é", 400) + ": api error NoSuchBucket: The specified bucket does not exist"))
+	var results logdelivery.Results
+	for i := range 12 {
+		results = append(results, logdelivery.Result{
+			Object: logdelivery.Object{Bucket: "central", Key: fmt.Sprintf("c/acme/app/pod/%d.gz", i)},
+			Key:    keyparse.Key{Tenant: "acme"}, Destination: "s3", Outcome: logdelivery.Failed, Err: long,
+		})
+	}
+	results = append(results, logdelivery.Result{Key: keyparse.Key{Tenant: "acme"}, Destination: "cloudwatch", Outcome: logdelivery.Delivered})
+	reason, dests := logdelivery.MessageResult{ID: "m", Results: results}.FailureSummary()
+	lines := strings.Split(reason, "\n")
+	assert.Len(t, lines, 10, "the first ten failures")
+	for _, l := range lines {
+		assert.LessOrEqual(t, len(l), 610)
+		assert.True(t, utf8.ValidString(l), "cut on rune boundaries")
+		assert.True(t, strings.HasPrefix(l, "s3://central/c/acme/app/pod/"), "the head names the delivery: %s", l)
+		assert.True(t, strings.HasSuffix(l, "NoSuchBucket: The specified bucket does not exist"), "the tail keeps the error code: %s", l)
+	}
+	assert.Equal(t, "acme/s3", dests, "each failed destination once; delivered ones not at all")
+
+	reason, dests = logdelivery.MessageResult{ID: "m", Err: errors.New("not a notification")}.FailureSummary()
+	assert.Equal(t, "not a notification", reason)
+	assert.Empty(t, dests)
 }

@@ -34,6 +34,10 @@
 // DELETE_PERMANENT_FAILURES=true deletes them instead, as the reference
 // does (their logs are lost).
 //
+// The SQS worker's tuning (sqs mode): SQS_WAIT_TIME, SQS_VISIBILITY_TIMEOUT,
+// SQS_RETRY_DELAY, SQS_SHUTDOWN_TIMEOUT (durations such as "30s") and
+// SQS_MAX_IN_FLIGHT; sqsworker.Options documents each default.
+//
 // As in the reference, TENANT_CONFIG_TABLE defaults to
 // "tenant-configurations" and the region to us-east-1 when the AWS
 // settings name none; MAX_BATCH_SIZE and RETRY_ATTEMPTS must be integers

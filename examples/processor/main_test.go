@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,6 +18,7 @@ import (
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
 	"github.com/logdelivery/logdelivery/deliver/s3"
+	"github.com/logdelivery/logdelivery/sqsworker"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
 )
@@ -106,4 +108,38 @@ func kindsOf(t *testing.T, kinds ...deliver.Kind) *deliver.Registry {
 	r, err := deliver.NewRegistry(kinds)
 	require.NoError(t, err)
 	return r
+}
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestReadWorkerTuning(t *testing.T) {
+	fn, err := readWorkerTuning(env(map[string]string{"SQS_RETRY_DELAY": "5s", "SQS_SHUTDOWN_TIMEOUT": "1m", "SQS_MAX_IN_FLIGHT": "7"}))
+	require.NoError(t, err)
+	var o sqsworker.Options
+	fn(&o)
+	assert.Equal(t, 5*time.Second, o.RetryDelay)
+	assert.Equal(t, time.Minute, o.ShutdownTimeout)
+	assert.Equal(t, 7, o.MaxInFlight)
+	assert.Zero(t, o.WaitTime, "unset keeps the worker's default")
+
+	for _, bad := range []map[string]string{{"SQS_WAIT_TIME": "20"}, {"SQS_MAX_IN_FLIGHT": "many"}} {
+		_, err := readWorkerTuning(env(bad))
+		assert.Error(t, err, "%v", bad)
+	}
+}
+
+func TestReadSettlement(t *testing.T) {
+	s, err := readSettlement(env(map[string]string{"LEDGER_TABLE": "ledger", "FAILURE_QUEUE_URL": "https://sqs/failures"}))
+	require.NoError(t, err)
+	assert.Equal(t, settlement{ledgerTable: "ledger", failureQueueURL: "https://sqs/failures"}, s)
+	for _, bad := range []map[string]string{
+		{"LEDGER_TABLE": "t", "LEDGER_DIR": "/tmp/l"},
+		{"FAILURE_QUEUE_URL": "q", "DELETE_PERMANENT_FAILURES": "true"},
+		{"DELETE_PERMANENT_FAILURES": "yes"},
+	} {
+		_, err := readSettlement(env(bad))
+		assert.Error(t, err, "%v", bad)
+	}
 }

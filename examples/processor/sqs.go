@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,7 +42,11 @@ func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options)
 	if err != nil {
 		return err
 	}
-	w, err := sqsworker.New(sqs.NewFromConfig(cfg), queueURL, d, func(o *sqsworker.Options) {
+	tuning, err := readWorkerTuning(os.Getenv)
+	if err != nil {
+		return err
+	}
+	w, err := sqsworker.New(sqs.NewFromConfig(cfg), queueURL, d, tuning, func(o *sqsworker.Options) {
 		o.Logger = logger
 		o.Observer = workerMetrics
 		o.FailureQueueURL = settle.failureQueueURL
@@ -81,4 +87,40 @@ func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options)
 	defer cancel()
 	_ = srv.Shutdown(shutdown)
 	return err
+}
+
+// readWorkerTuning reads the worker's optional settings: SQS_WAIT_TIME,
+// SQS_VISIBILITY_TIMEOUT, SQS_RETRY_DELAY, SQS_SHUTDOWN_TIMEOUT (Go
+// durations such as "30s") and SQS_MAX_IN_FLIGHT. Unset means the
+// worker's default; sqsworker.New checks the ranges.
+func readWorkerTuning(getenv func(string) string) (func(*sqsworker.Options), error) {
+	var fns []func(*sqsworker.Options)
+	for name, field := range map[string]func(*sqsworker.Options) *time.Duration{
+		"SQS_WAIT_TIME":          func(o *sqsworker.Options) *time.Duration { return &o.WaitTime },
+		"SQS_VISIBILITY_TIMEOUT": func(o *sqsworker.Options) *time.Duration { return &o.VisibilityTimeout },
+		"SQS_RETRY_DELAY":        func(o *sqsworker.Options) *time.Duration { return &o.RetryDelay },
+		"SQS_SHUTDOWN_TIMEOUT":   func(o *sqsworker.Options) *time.Duration { return &o.ShutdownTimeout },
+	} {
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: want a duration such as 30s", name, v)
+		}
+		fns = append(fns, func(o *sqsworker.Options) { *field(o) = d })
+	}
+	if v := getenv("SQS_MAX_IN_FLIGHT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("SQS_MAX_IN_FLIGHT %q: want an integer", v)
+		}
+		fns = append(fns, func(o *sqsworker.Options) { o.MaxInFlight = n })
+	}
+	return func(o *sqsworker.Options) {
+		for _, fn := range fns {
+			fn(o)
+		}
+	}, nil
 }
