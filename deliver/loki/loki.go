@@ -41,7 +41,7 @@ type Options struct {
 	// of settings that set none. Defaults: DefaultBatchBytes,
 	// DefaultBatchEntries, DefaultMaxLineSize and DefaultTimeoutSeconds.
 	BatchBytes, BatchEntries, MaxLineSize int
-	Timeout                                time.Duration
+	Timeout                               time.Duration
 
 	// MaxStreams bounds the streams (distinct label sets) of one
 	// delivery: an object whose records would make more fails
