@@ -148,7 +148,8 @@ func (s *Settings) Validate(cfg tenant.DeliveryConfig) []tenant.FieldError {
 	}
 	if s.URL != "" {
 		if _, err := pushURL(s.policy, s.URL); err != nil {
-			add("url", "%s", strings.TrimPrefix(err.Error(), "egress: "))
+			msg := strings.TrimPrefix(err.Error(), "egress: ")
+			add("url", "%s", strings.TrimPrefix(msg, "URL refused: "))
 		}
 	}
 	if s.OrgID != "" {
