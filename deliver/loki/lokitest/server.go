@@ -194,7 +194,8 @@ func Hang() *Fault { return &Fault{Hang: true} }
 // Entry is a stored log entry.
 type Entry struct {
 	// Labels is the entry's stream in Loki's form, its labels sorted by
-	// name: {app="api", namespace="shop"}.
+	// name: {app="api", namespace="shop"}. It is empty in the entries of a
+	// decoded Push, whose Stream has the labels as sent.
 	Labels   string
 	Time     time.Time
 	Line     string
