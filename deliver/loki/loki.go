@@ -272,10 +272,10 @@ func (dv *Deliverer) destination(ctx context.Context, d *deliver.Delivery, st *S
 	}
 	dst := &destination{
 		url:          u.String(),
-		orgID:        cmp(st.OrgID, cfg.TenantID),
-		batchBytes:   cmpInt(st.BatchBytes, dv.opts.BatchBytes),
-		batchEntries: cmpInt(st.BatchEntries, dv.opts.BatchEntries),
-		maxLine:      cmpInt(st.MaxLineSize, dv.opts.MaxLineSize),
+		orgID:        orString(st.OrgID, cfg.TenantID),
+		batchBytes:   orInt(st.BatchBytes, dv.opts.BatchBytes),
+		batchEntries: orInt(st.BatchEntries, dv.opts.BatchEntries),
+		maxLine:      orInt(st.MaxLineSize, dv.opts.MaxLineSize),
 		drop:         st.OversizeLines == OversizeDrop,
 		timeout:      dv.opts.Timeout,
 	}
@@ -317,14 +317,14 @@ func (dv *Deliverer) destination(ctx context.Context, d *deliver.Delivery, st *S
 	return dst, nil
 }
 
-func cmp(v, fallback string) string {
+func orString(v, fallback string) string {
 	if v != "" {
 		return v
 	}
 	return fallback
 }
 
-func cmpInt(v, fallback int) int {
+func orInt(v, fallback int) int {
 	if v > 0 {
 		return v
 	}
