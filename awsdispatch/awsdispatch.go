@@ -26,7 +26,9 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/loki"
 	"github.com/logdelivery/logdelivery/deliver/s3"
+	"github.com/logdelivery/logdelivery/egress"
 	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/ledger"
 	"github.com/logdelivery/logdelivery/ledger/dynamoledger"
@@ -69,6 +71,15 @@ type Options struct {
 	LedgerTable string
 	// Ledger replaces the DynamoDB ledger (for example a ledger.File).
 	Ledger ledger.Ledger
+	// Egress is the policy every HTTP destination kind (Loki, …)
+	// validates tenants' URLs against and connects by. Default: the
+	// strict egress.Policy zero value (https on port 443 to public
+	// addresses only).
+	Egress egress.Policy
+	// Secrets resolves the secret references of tenants' settings (a
+	// Loki password, …). Default: credentials.NewAWSSecrets with the
+	// central role (Secrets Manager and SSM Parameter Store).
+	Secrets credentials.Secrets
 	// UsePathStyle addresses S3 buckets by path (moto, S3-compatible
 	// stores). Default: false.
 	UsePathStyle bool
@@ -105,6 +116,7 @@ type Options struct {
 	CloudWatch func(*cloudwatch.Options)
 	S3         func(*s3.Options)
 	STS        func(*credentials.STSOptions)
+	Loki       func(*loki.Options)
 	// Kinds adds destination kinds, or replaces the built-in kind of the
 	// same name.
 	Kinds []deliver.Kind
@@ -115,9 +127,19 @@ type Options struct {
 
 // Kinds returns the destination kinds New wires, without deliverers: the
 // registry of a configuration API that must accept exactly what the
-// processor delivers.
-func Kinds() []deliver.Kind {
-	return []deliver.Kind{cloudwatch.Kind(), s3.Kind()}
+// processor delivers. Of the options, only Egress and Kinds matter: pass
+// the processor's so that what the API validates is what it delivers.
+func Kinds(optFns ...func(*Options)) []deliver.Kind {
+	var o Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	kinds := []deliver.Kind{cloudwatch.Kind(), s3.Kind(), loki.KindWith(o.Egress)}
+	for _, k := range o.Kinds {
+		kinds = slices.DeleteFunc(kinds, func(b deliver.Kind) bool { return b.Name == k.Name })
+		kinds = append(kinds, k)
+	}
+	return kinds
 }
 
 // New returns a Dispatcher wired for AWS. cfg is the processor's own
@@ -203,7 +225,24 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 		}
 		externalIDs = x.ExternalID
 	}
-	kinds := []deliver.Kind{cw.Kind(), s3d.Kind()}
+	secrets := o.Secrets
+	if secrets == nil {
+		if secrets, err = credentials.NewAWSSecrets(chain, cfg); err != nil {
+			return nil, fmt.Errorf("awsdispatch: %w", err)
+		}
+	}
+	lk, err := loki.New(func(lo *loki.Options) {
+		lo.Egress = o.Egress
+		lo.Secrets = secrets
+		lo.Logger = o.Logger
+		if o.Loki != nil {
+			o.Loki(lo)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("awsdispatch: %w", err)
+	}
+	kinds := []deliver.Kind{cw.Kind(), s3d.Kind(), lk.Kind()}
 	for _, k := range o.Kinds {
 		kinds = slices.DeleteFunc(kinds, func(b deliver.Kind) bool { return b.Name == k.Name })
 		kinds = append(kinds, k)

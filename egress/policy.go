@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -20,21 +21,24 @@ var defaultPorts = []int{443, 8443, 80, 8080}
 // Policy says which URLs and addresses tenant destinations may reach. The
 // zero Policy is the strict default: https only, on DefaultPorts, to
 // public addresses (see the package documentation for what is refused).
-// A Policy is a value; the functions given one copy what they keep.
+// A Policy is a value; the functions given one copy what they keep. It
+// encodes as JSON with snake_case members (allow_http, ports,
+// allow_loopback, allow_prefixes, allow_hosts, deny_hosts), for operators'
+// configuration files and environment variables.
 type Policy struct {
 	// AllowHTTP allows the http scheme besides https.
-	AllowHTTP bool
+	AllowHTTP bool `json:"allow_http,omitempty"`
 
 	// Ports lists the ports URLs may name or imply (443 for https, 80
 	// for http). Default: DefaultPorts().
-	Ports []int
+	Ports []int `json:"ports,omitempty"`
 
 	// AllowLoopback allows the loopback addresses 127.0.0.0/8 and ::1,
 	// and the names localhost and *.localhost, which then connect to
 	// 127.0.0.1 and ::1 without a DNS lookup. For tests and for a
 	// processor that delivers to a collector on its own host; never for a
 	// processor serving tenants.
-	AllowLoopback bool
+	AllowLoopback bool `json:"allow_loopback,omitempty"`
 
 	// AllowPrefixes allows the addresses of these prefixes whatever rule
 	// would refuse them, except the unspecified addresses and the cloud
@@ -42,7 +46,7 @@ type Policy struct {
 	// operator's own 10.20.0.0/16 where an internal collector runs.
 	// Prefixes must be IPv4 or IPv6, not IPv4-mapped IPv6
 	// (::ffff:10.0.0.0/104 is written 10.0.0.0/8).
-	AllowPrefixes []netip.Prefix
+	AllowPrefixes []netip.Prefix `json:"allow_prefixes,omitempty"`
 
 	// AllowHosts, when not empty, restricts hosts to these DNS names and
 	// their subdomains ("example.com" allows example.com and
@@ -51,11 +55,33 @@ type Policy struct {
 	// internally (such as "collector.internal"); its addresses are still
 	// checked. Localhost names need AllowLoopback besides; metadata names
 	// are never allowed.
-	AllowHosts []string
+	AllowHosts []string `json:"allow_hosts,omitempty"`
 
 	// DenyHosts refuses these DNS names and their subdomains, before
 	// AllowHosts is consulted.
-	DenyHosts []string
+	DenyHosts []string `json:"deny_hosts,omitempty"`
+}
+
+// ParsePolicy decodes a Policy from its JSON form, such as
+// {"ports":[443,3100],"allow_prefixes":["10.20.0.0/16"]}, refusing unknown
+// members, and validates it. The empty string is the strict default.
+func ParsePolicy(s string) (Policy, error) {
+	var p Policy
+	if strings.TrimSpace(s) == "" {
+		return p, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return Policy{}, fmt.Errorf("egress: policy: %w", err)
+	}
+	if dec.More() {
+		return Policy{}, fmt.Errorf("egress: policy: more than one JSON value")
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
 }
 
 // Validate reports whether p is well formed: ports in range, valid

@@ -57,6 +57,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/awsdispatch"
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/egress"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/configapi"
 	"github.com/logdelivery/logdelivery/tenant/filestore"
@@ -148,8 +149,13 @@ func run(ctx context.Context, getenv func(string) string, ready chan<- string) e
 			return fmt.Errorf("CONFIG_API_MAX_BODY_BYTES %q is not a positive integer", s)
 		}
 	}
-	// The processor's own kinds: the API accepts exactly what it delivers.
-	kinds, err := deliver.NewRegistry(awsdispatch.Kinds())
+	// The processor's own kinds and egress policy (EGRESS_POLICY, as the
+	// processor reads it): the API accepts exactly what it delivers.
+	policy, err := egress.ParsePolicy(getenv("EGRESS_POLICY"))
+	if err != nil {
+		return err
+	}
+	kinds, err := deliver.NewRegistry(awsdispatch.Kinds(func(o *awsdispatch.Options) { o.Egress = policy }))
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,10 @@
 // least 32 bytes: the key tenants' ExternalIds are derived from). Logs go
 // to stderr, at LOG_LEVEL (DEBUG, INFO (default), WARN or ERROR).
 //
+// EGRESS_POLICY (JSON, such as {"ports":[443,3100]}; default the strict
+// policy) says which tenant URLs the HTTP kinds (Loki) may reach; give
+// examples/configapi the same.
+//
 // Delivery guarantee: LEDGER_TABLE (DynamoDB) or LEDGER_DIR (a directory)
 // holds the ledger that makes delivery effectively-once per destination;
 // without either, delivery is at-least-once. FAILURE_QUEUE_URL (lambda and
@@ -77,6 +81,7 @@ import (
 
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/awsdispatch"
+	"github.com/logdelivery/logdelivery/egress"
 	"github.com/logdelivery/logdelivery/lambdahandler"
 	"github.com/logdelivery/logdelivery/ledger"
 	"github.com/logdelivery/logdelivery/metrics"
@@ -134,6 +139,10 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	policy, err := egress.ParsePolicy(os.Getenv("EGRESS_POLICY"))
+	if err != nil {
+		return 0, err
+	}
 	opts := func(o *awsdispatch.Options) {
 		o.Table = os.Getenv("TENANT_CONFIG_TABLE")
 		if o.Table == "" {
@@ -145,6 +154,7 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 		o.UsePathStyle = pathStyle
 		o.Logger = logger
 		o.LedgerTable = settle.ledgerTable
+		o.Egress = policy
 		knobs.apply(o)
 	}
 	if settle.ledgerDir != "" {
