@@ -114,6 +114,17 @@
 // deliveries to the same stream may interleave; Loki accepts entries out
 // of order within its window (unordered_writes, the default since 2.4).
 //
+// # Checkpoints
+//
+// With a ledger (logdelivery.Options.Ledger), every push Loki answered for
+// good (accepted, or rejected with 400) saves the delivery's checkpoint:
+// how many of its records, in the object's deterministic record order,
+// are behind it. Pushes are sequential, so one position covers every
+// stream. A retry skips that many records (Receipt.Resumed) and pushes
+// the rest; a crash between a push and its checkpoint re-sends at most
+// that one push. A checkpoint that cannot be saved stops the delivery,
+// retryably.
+//
 // # Receipt
 //
 // Events and Bytes count the entries and line bytes Loki accepted;

@@ -36,6 +36,7 @@ type batch struct {
 	entries int
 	bytes   int // lines and structured metadata, as Loki's limits count them
 	lines   int64
+	end     int64 // position, in the delivery's record order, of the batch's last record
 }
 
 func newBatch() *batch { return &batch{index: map[string]*stream{}} }

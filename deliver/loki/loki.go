@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -242,7 +243,15 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 	defer rr.Close()
 
 	r := &run{dv: dv, ctx: ctx, dst: dst, labeler: newLabeler(st, d.Key), batch: newBatch(),
-		streams: map[string]bool{}, values: map[string]map[string]bool{}}
+		streams: map[string]bool{}, values: map[string]map[string]bool{}, save: d.Progress}
+	if len(d.Checkpoint) > 0 {
+		var cp checkpoint
+		if err := json.Unmarshal(d.Checkpoint, &cp); err != nil || cp.Records < 0 {
+			dv.log.Warn("loki: unreadable checkpoint ignored; the delivery starts over", "object", d.Object.Key, "error", err)
+		} else {
+			r.resume = cp.Records
+		}
+	}
 	readErr := r.read(rr)
 	if r.err == nil && ctx.Err() == nil && r.batch.entries > 0 {
 		r.push()
@@ -331,6 +340,14 @@ func orInt(v, fallback int) int {
 	return fallback
 }
 
+// checkpoint is a Loki delivery's progress: how many of the delivery's
+// records, in its deterministic record order, were pushed (or rejected, or
+// dropped). Pushes are sequential, so one position covers every stream: a
+// retry skips that many records.
+type checkpoint struct {
+	Records int64 `json:"records"`
+}
+
 // run is one delivery in progress. Pushes are made one at a time, in the
 // order of the object, so that the entries of each stream reach Loki in
 // record order.
@@ -346,6 +363,11 @@ type run struct {
 	// values of each label among them, for the cardinality error.
 	streams map[string]bool
 	values  map[string]map[string]bool
+
+	// pos is how many records were read; resume, how many an earlier
+	// attempt pushed (skipped); save, the delivery's checkpoint writer.
+	pos, resume int64
+	save        func(context.Context, []byte) error
 
 	rcpt         deliver.Receipt
 	err          error // the failure that stopped the delivery
@@ -368,6 +390,10 @@ func (r *run) read(rr deliver.RecordReader) error {
 		}
 		if err != nil {
 			return err
+		}
+		if r.pos++; r.pos <= r.resume {
+			r.rcpt.Resumed++
+			continue
 		}
 		r.add(&rec)
 	}
@@ -413,6 +439,7 @@ func (r *run) add(rec *deliver.Record) {
 		}
 	}
 	r.batch.add(labels, e)
+	r.batch.end = r.pos
 	if r.batch.entries >= r.dst.batchEntries {
 		r.push()
 	}
@@ -459,6 +486,21 @@ func (r *run) push() {
 	default:
 		r.err = err
 		r.notDelivered += int64(b.entries)
+		return
+	}
+	r.progress(b.end)
+}
+
+// progress saves the checkpoint after a push Loki answered for good. A
+// failed save stops the delivery, retryably, so that a retry resumes from
+// what was saved rather than duplicating more.
+func (r *run) progress(end int64) {
+	if r.save == nil {
+		return
+	}
+	cp, _ := json.Marshal(checkpoint{Records: end})
+	if err := r.save(r.ctx, cp); err != nil {
+		r.err = fault.Retryable(fmt.Errorf("saving the delivery's checkpoint: %w", err))
 	}
 }
 
