@@ -35,8 +35,10 @@ func (r *records) Next() (deliver.Record, error) {
 	return deliver.Record{Time: time.Unix(int64(r.i), 0), Message: r.msgs[r.i-1]}, nil
 }
 
-func (r *records) Stats() deliver.DecodeStats { return deliver.DecodeStats{Records: int64(r.i), TooLong: 2} }
-func (r *records) Close() error               { return nil }
+func (r *records) Stats() deliver.DecodeStats {
+	return deliver.DecodeStats{Records: int64(r.i), TooLong: 2}
+}
+func (r *records) Close() error { return nil }
 
 func messages(n int) []string {
 	out := make([]string, n)
