@@ -115,6 +115,15 @@ func (b *Batch) Item(i int) []byte { return b.buf[b.starts[i]:b.ends[i]] }
 // Payload returns the payload bytes of item i.
 func (b *Batch) Payload(i int) int64 { return b.payload[i] }
 
+// PayloadBytes returns the payload bytes of all the items.
+func (b *Batch) PayloadBytes() int64 {
+	var n int64
+	for _, p := range b.payload {
+		n += p
+	}
+	return n
+}
+
 // Body returns the framed body. The batch takes no more items until
 // Reset; the body is valid until then.
 func (b *Batch) Body() []byte {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -155,6 +156,8 @@ type Sender struct {
 	// MaxResponseBytes bounds the response bodies read. Default:
 	// egress.DefaultErrorBodyLimit.
 	MaxResponseBytes int64
+	// Logger receives a debug message for every retry. Default: none.
+	Logger *slog.Logger
 }
 
 // Do makes one attempt. A transport failure is returned as an error
@@ -266,6 +269,9 @@ func (s *Sender) Send(ctx context.Context, r *Request) (*Response, int, error) {
 		}
 		if attempt >= s.Retry.MaxAttempts {
 			return resp, attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		}
+		if s.Logger != nil {
+			s.Logger.Debug("retrying", "host", r.URL.Host, "attempt", attempt, "err", err)
 		}
 		if werr := s.Retry.Wait(ctx, attempt, fault.RetryAfter(err), err); werr != nil {
 			return resp, attempt, werr
