@@ -52,6 +52,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -152,6 +153,7 @@ type Server struct {
 	once   sync.Once
 
 	mu        sync.Mutex
+	keys      map[string]string // SigV4 keys
 	hook      func(Request) *Fault
 	docHook   func(Document) int
 	indexes   map[string]*index
@@ -171,7 +173,10 @@ func NewServer(opts Options) *Server {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	s := &Server{opts: opts, hook: opts.Hook, docHook: opts.DocumentHook, signer: v4.NewSigner(),
-		closed: make(chan struct{}), indexes: map[string]*index{}}
+		closed: make(chan struct{}), indexes: map[string]*index{}, keys: map[string]string{}}
+	if opts.SigV4 != nil {
+		maps.Copy(s.keys, opts.SigV4.Keys)
+	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
 	return s
@@ -198,6 +203,15 @@ func (s *Server) SetDocumentHook(h func(Document) int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.docHook = h
+}
+
+// AddSigV4Key adds a key signatures may be made with (Options.SigV4 must
+// be set): for credentials known only once the server runs, such as those
+// of an assumed role.
+func (s *Server) AddSigV4Key(accessKeyID, secretAccessKey string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys[accessKeyID] = secretAccessKey
 }
 
 // Indexes returns the names of the indexes holding documents, sorted.
@@ -352,7 +366,9 @@ func (s *Server) verify(r *http.Request, body []byte) error {
 	if len(scope) != 5 {
 		return fmt.Errorf("malformed credential scope")
 	}
-	secret, ok := s.opts.SigV4.Keys[scope[0]]
+	s.mu.Lock()
+	secret, ok := s.keys[scope[0]]
+	s.mu.Unlock()
 	switch {
 	case !ok:
 		return fmt.Errorf("the security token included in the request is invalid (access key %s)", scope[0])
