@@ -1,9 +1,11 @@
 package httpsend
 
 import (
+	"math/bits"
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/logdelivery/logdelivery/deliver"
@@ -39,6 +41,28 @@ type Document struct {
 	// The records of one pod share their label maps: the last encoding
 	// of each is kept.
 	labels, nsLabels cachedMap
+	// sec and secText are the last second formatted, up to its '.'.
+	sec     int64
+	secText []byte
+}
+
+// appendTime appends t in TimeLayout, formatting its date and time of day
+// only when the second changes.
+func (d *Document) appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	if sec := t.Unix(); sec != d.sec || d.secText == nil {
+		d.sec = sec
+		d.secText = t.AppendFormat(d.secText[:0], "2006-01-02T15:04:05.")
+	}
+	dst = append(dst, d.secText...)
+	ns := t.Nanosecond()
+	var digits [9]byte
+	for i := 8; i >= 0; i-- {
+		digits[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	dst = append(dst, digits[:]...)
+	return append(dst, 'Z')
 }
 
 type cachedMap struct {
@@ -50,7 +74,7 @@ type cachedMap struct {
 // Append appends the document of rec to dst.
 func (d *Document) Append(dst []byte, rec *deliver.Record) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
-	dst = rec.Time.UTC().AppendFormat(dst, TimeLayout)
+	dst = d.appendTime(dst, rec.Time)
 	dst = append(dst, `","message":`...)
 	dst = AppendString(dst, rec.Message)
 	dst = appendField(dst, "stream", rec.Stream)
@@ -132,6 +156,30 @@ func (c *cachedMap) encode(m map[string]string, replaceDots bool) []byte {
 
 const hex = "0123456789abcdef"
 
+// Masks of the SWAR scan of AppendString: a byte of every lane.
+const (
+	lanes01 = 0x0101010101010101
+	lanes80 = 0x8080808080808080
+)
+
+// special8 returns the high bit of the lanes of x (8 bytes, little
+// endian) that may need escaping: control characters, '"', '\\' and
+// non-ASCII bytes. Borrows run from lower lanes to higher ones only, so
+// the lowest lane set is exact; higher ones may not be.
+func special8(x uint64) uint64 {
+	const quote, backslash = '"' * lanes01, '\\' * lanes01
+	less := (x - 0x20*lanes01) &^ x // lanes below 0x20
+	q := x ^ quote
+	b := x ^ backslash
+	return (less | ((q - lanes01) &^ q) | ((b - lanes01) &^ b) | x) & lanes80
+}
+
+// load8 returns the 8 bytes of w as a little-endian integer, in one load.
+func load8(w string) uint64 {
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+}
+
 // AppendString appends s as a JSON string: quotes, backslashes and
 // control characters escaped, invalid UTF-8 replaced by U+FFFD, and
 // U+2028 and U+2029 escaped as encoding/json does.
@@ -139,6 +187,17 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip to the first byte that may need escaping, 8 at a time.
+		for i+8 <= len(s) {
+			if m := special8(load8(s[i : i+8])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

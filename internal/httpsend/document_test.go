@@ -89,3 +89,26 @@ func BenchmarkDocument(b *testing.B) {
 	}
 	b.SetBytes(int64(len(dst)))
 }
+
+func TestDocumentTime(t *testing.T) {
+	d := &Document{}
+	base := time.Date(2026, 11, 30, 23, 59, 59, 999_999_999, time.FixedZone("X", 5*3600))
+	for _, tm := range []time.Time{base, base.Add(time.Nanosecond), base.Add(time.Second), time.Unix(-1, 5), time.Unix(0, 0), base, time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)} {
+		assert.Equal(t, tm.UTC().Format(TimeLayout), string(d.appendTime(nil, tm)), "%v", tm)
+	}
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	for name, s := range map[string]string{
+		"plain":  strings.Repeat(`I1121 12:00:01.000000 1 controller.go:12] Reconciled object kkkkkkkkk `, 5),
+		"quotes": strings.Repeat(`{"method":"GET","path":"/api/v1/orders","status":200} `, 6),
+	} {
+		b.Run(name, func(b *testing.B) {
+			var dst []byte
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				dst = AppendString(dst[:0], s)
+			}
+		})
+	}
+}
