@@ -158,9 +158,39 @@ type Sender struct {
 	MaxResponseBytes int64
 	// Logger receives a debug message for every retry. Default: none.
 	Logger *slog.Logger
+	// CancelGrace is how long an attempt in flight goes on once its
+	// context is cancelled (not when its deadline passes): a request the
+	// destination has taken then gets its answer, and what it delivered is
+	// counted rather than sent again. Default: DefaultCancelGrace.
+	CancelGrace time.Duration
 }
 
-// Do makes one attempt. A transport failure is returned as an error
+// DefaultCancelGrace is the default of Sender.CancelGrace.
+const DefaultCancelGrace = 500 * time.Millisecond
+
+// attemptContext returns the context of one attempt: ctx's values and
+// deadline, and ctx's cancellation delayed by CancelGrace.
+func (s *Sender) attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if dl, ok := ctx.Deadline(); ok {
+		var cancelDeadline context.CancelFunc
+		actx, cancelDeadline = context.WithDeadline(actx, dl)
+		parent := cancel
+		cancel = func() { cancelDeadline(); parent() }
+	}
+	grace := s.CancelGrace
+	if grace <= 0 {
+		grace = DefaultCancelGrace
+	}
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return actx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// Do makes one attempt, which a cancellation of ctx ends only after
+// CancelGrace. A transport failure is returned as an error
 // naming the host (not the URL, which may hold secrets) and wrapping the
 // cause: permanent when egress refused the URL or a redirect, retryable
 // otherwise. Any status is returned as a Response, with a nil error; see
@@ -170,6 +200,8 @@ func (s *Sender) Do(ctx context.Context, r *Request) (*Response, error) {
 	if method == "" {
 		method = http.MethodPost
 	}
+	ctx, cancel := s.attemptContext(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, r.URL.String(), bytes.NewReader(r.Body))
 	if err != nil {
 		return nil, fault.Permanent(fmt.Errorf("%s %s: %w", method, r.URL.Host, unwrapURL(err)))

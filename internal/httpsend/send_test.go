@@ -204,3 +204,51 @@ func TestSendContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Zero(t, calls)
 }
+
+// An attempt in flight when its context is cancelled gets its answer
+// within CancelGrace; one that does not is abandoned after it. A deadline
+// ends it at once.
+func TestCancelGrace(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("delay"))
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer slow.Close()
+	u, _ := url.Parse(slow.URL)
+	port, _ := strconv.Atoi(u.Port())
+	c, err := egress.NewClient(egress.Policy{AllowHTTP: true, AllowLoopback: true, Ports: []int{port}})
+	require.NoError(t, err)
+	s := &Sender{Client: c, Retry: Retry{}.WithDefaults(), CancelGrace: 300 * time.Millisecond}
+	at := func(delay string) *Request {
+		v, _ := url.Parse(slow.URL + "/?delay=" + delay)
+		return &Request{URL: v}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	resp, calls, err := s.Send(ctx, at("150ms"))
+	require.NoError(t, err, "answered within the grace")
+	assert.Equal(t, 200, resp.Status)
+	assert.Equal(t, 1, calls)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, _, err = s.Send(ctx, at("10s"))
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.True(t, fault.IsRetryable(err))
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, _, err = s.Send(ctx, at("10s"))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 300*time.Millisecond, "no grace past a deadline")
+}
