@@ -49,6 +49,10 @@
 // the delivery permanently. After a final failure no further request is
 // sent; the error is a *DeliveryError saying how many events were
 // delivered and how many were not.
+//
+// A delivery cancelled while a request is in flight lets the request be
+// answered for up to half a second (internal/httpsend.DefaultCancelGrace),
+// so that what the destination took is counted, and not sent again.
 package dataprepper
 
 import (
@@ -161,9 +165,12 @@ type DeliveryError struct {
 	// were read from the object and not accepted. Records of the object
 	// not read yet are in neither count.
 	Delivered, NotDelivered int64
-	Err                     error
+	// Err is the failure, which gives the error its class.
+	Err error
 }
 
+// Error says where the delivery stopped, why, and how many events were
+// delivered.
 func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("dataprepper: %s: %v (%d events delivered, %d not delivered)", e.URL, e.Err, e.Delivered, e.NotDelivered)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/logdelivery/logdelivery/fault"
 )
 
 // DefaultIndex is the index template of destinations without one: one
@@ -98,8 +100,12 @@ func indexError(msg string) error { return &templateError{msg} }
 
 type templateError struct{ msg string }
 
-func (e *templateError) Error() string        { return "invalid index template: " + e.msg }
-func (e *templateError) Is(target error) bool { return target == ErrIndexTemplate }
+func (e *templateError) Error() string { return "invalid index template: " + e.msg }
+
+// Is makes the error match ErrIndexTemplate and be permanent.
+func (e *templateError) Is(target error) bool {
+	return target == ErrIndexTemplate || target == fault.ErrPermanent
+}
 
 func isWord(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -88,6 +88,10 @@
 // context's deadline. After a final failure no further request of the
 // delivery is sent; the error is a *DeliveryError saying how many
 // documents were delivered and how many were not.
+//
+// A delivery cancelled while a request is in flight lets the request be
+// answered for up to half a second (internal/httpsend.DefaultCancelGrace),
+// so that what the destination took is counted, and not sent again.
 package opensearch
 
 import (
@@ -252,9 +256,12 @@ type DeliveryError struct {
 	// documents and records of the object not read yet are in neither
 	// count.
 	Delivered, NotDelivered int64
-	Err                     error
+	// Err is the failure, which gives the error its class.
+	Err error
 }
 
+// Error says where the delivery stopped, why, and how many documents were
+// delivered.
 func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("opensearch: %s: %v (%d documents delivered, %d not delivered)", e.URL, e.Err, e.Delivered, e.NotDelivered)
 }

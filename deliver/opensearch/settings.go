@@ -55,6 +55,9 @@ var (
 func (s *Settings) Validate(tenant.DeliveryConfig) []tenant.FieldError {
 	var p httpsend.Problems
 	p.URL("url", s.policy, s.URL, false, true)
+	if strings.HasSuffix(strings.TrimSuffix(s.URL, "/"), "/_bulk") {
+		p.Add("url", "is the cluster's URL, without /_bulk, which the deliverer adds")
+	}
 	if s.Index != "" {
 		if _, err := ParseIndexTemplate(s.Index); err != nil {
 			p.Add("index", "%s", strings.TrimPrefix(err.Error(), "invalid index template: "))

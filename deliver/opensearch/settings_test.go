@@ -43,6 +43,7 @@ func TestSettingsValidation(t *testing.T) {
 		"settings.url: is required for opensearch destinations":                                                                              {},
 		`settings.url: host "10.0.0.5" is a private address (RFC 1918)`:                                                                      {"url": "https://10.0.0.5"},
 		`settings.url: host "search.example.com": port 9200 is not allowed (allowed: 443, 8443, 80, 8080)`:                                   {"url": "https://search.example.com:9200"},
+		"settings.url: is the cluster's URL, without /_bulk, which the deliverer adds":                                                       {"url": "https://search.example.com/_bulk"},
 		"settings.url: must not have a query":                                                                                                {"url": "https://search.example.com/?pipeline=x"},
 		"settings.index: must contain {tenant_id}, so that each tenant writes its own indexes":                                               {"url": "https://s.example.com", "index": "logs-globex-%Y"},
 		"settings.pipeline: must be 1 to 255 letters, digits, '.', '_' and '-', not starting with '.' or '-'":                                {"url": "https://s.example.com", "pipeline": "a/b"},

@@ -68,6 +68,10 @@
 // a *DeliveryError saying how many events were delivered and how many were
 // not.
 //
+// A delivery cancelled while a request is in flight lets the request be
+// answered for up to half a second (internal/httpsend.DefaultCancelGrace),
+// so that what the destination took is counted, and not sent again.
+//
 // Every request goes through a client from egress.NewClient with
 // Options.Policy: TLS verified, no redirects, timeouts, response bodies
 // read up to 64 KiB. Receipts and errors name the URL's scheme and host
@@ -190,9 +194,12 @@ type DeliveryError struct {
 	// were read from the object and not accepted. Records of the object
 	// not read yet are in neither count.
 	Delivered, NotDelivered int64
-	Err                     error
+	// Err is the failure, which gives the error its class.
+	Err error
 }
 
+// Error says where the delivery stopped, why, and how many events were
+// delivered.
 func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("webhook: %s: %v (%d events delivered, %d not delivered)", e.Endpoint, e.Err, e.Delivered, e.NotDelivered)
 }

@@ -4,7 +4,9 @@
 // the delivery loop that reads records, fills batches and sends them in
 // order while the next one is built (Run), single attempts and retries
 // with jittered exponential backoff within the context's deadline,
-// honouring Retry-After (Sender, Retry), the classification of answers
+// honouring Retry-After (Sender, Retry), an attempt in flight when its
+// delivery is cancelled given Sender.CancelGrace to be answered (so that
+// what the destination took is counted, not sent again), the classification of answers
 // into fault classes (RetryableStatus, StatusError), response bodies
 // capped with egress.ReadBody, and the checks of the settings they have in
 // common (Problems).

@@ -27,10 +27,10 @@ type SendFunc func(ctx context.Context, b *Batch) (Sent, error)
 
 // Plan is how Run delivers a stream of records.
 type Plan struct {
-	Framing Framing
-	Limits  Limits
-	Encode  Encoder
-	Send    SendFunc
+	Framing Framing  // how items make a body
+	Limits  Limits   // the bounds of each body
+	Encode  Encoder  // the item of a record
+	Send    SendFunc // sends each full batch, and the last
 }
 
 // Result is the outcome of Run.

@@ -94,13 +94,15 @@ func RetryableStatus(status int) bool {
 // StatusError is an answer other than 2xx. It is permanent unless
 // RetryableStatus(Status).
 type StatusError struct {
-	Method string
+	Method string // of the request
 	Host   string // the URL's host[:port]; never its path or query, which may hold secrets
-	Status int
+	Status int    // of the answer
 	// Body is the start of the response body, as one line.
 	Body string
 }
 
+// Error names the request's method and host, the status and the start of
+// the body.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("%s %s: %d %s", e.Method, e.Host, e.Status, http.StatusText(e.Status))
 	if e.Body != "" {
@@ -129,10 +131,10 @@ func oneLine(b []byte) string {
 
 // Request is a request to send, maybe several times.
 type Request struct {
-	Method string // default POST
-	URL    *url.URL
-	Header http.Header
-	Body   []byte
+	Method string      // default POST
+	URL    *url.URL    // where to
+	Header http.Header // sent as is, before Sign
+	Body   []byte      // the body, sent again as is on every attempt
 	// Sign, when set, is called on every attempt's request once its
 	// headers are set: to sign it (SigV4, an HMAC with a fresh
 	// timestamp).
@@ -141,8 +143,8 @@ type Request struct {
 
 // Response is an answered request.
 type Response struct {
-	Status int
-	Header http.Header
+	Status int         // the status code
+	Header http.Header // the response's headers
 	// Body is the response body, at most the Sender's MaxResponseBytes.
 	Body []byte
 	// Truncated says that the body was longer.
@@ -151,8 +153,8 @@ type Response struct {
 
 // Sender sends requests with a client from egress.NewClient.
 type Sender struct {
-	Client *http.Client
-	Retry  Retry
+	Client *http.Client // from egress.NewClient
+	Retry  Retry        // with its defaults set
 	// MaxResponseBytes bounds the response bodies read. Default:
 	// egress.DefaultErrorBodyLimit.
 	MaxResponseBytes int64

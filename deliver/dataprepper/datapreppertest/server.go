@@ -76,9 +76,9 @@ type Options struct {
 
 // Request describes a request, as a Hook sees it.
 type Request struct {
-	N      int // 1-based number of the request
-	Bytes  int
-	Header http.Header
+	N      int         // 1-based number of the request
+	Bytes  int         // body size
+	Header http.Header // the request's headers
 }
 
 // Fault is an injected answer.

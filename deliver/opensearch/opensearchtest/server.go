@@ -102,23 +102,23 @@ type SigV4 struct {
 // Request describes a _bulk request, as a Hook sees it and Requests lists
 // it.
 type Request struct {
-	N         int    // 1-based number of the request
-	Path      string // such as /_bulk
-	Pipeline  string // the pipeline parameter
-	Documents int    // lines / 2: the documents of create and index actions
-	Bytes     int    // body size
-	Header    http.Header
+	N         int         // 1-based number of the request
+	Path      string      // such as /_bulk
+	Pipeline  string      // the pipeline parameter
+	Documents int         // lines / 2: the documents of create and index actions
+	Bytes     int         // body size
+	Header    http.Header // the request's headers
 	// AccessKeyID is the access key of its SigV4 signature, if any.
 	AccessKeyID string
 }
 
 // Document is one document of a request, as a DocumentHook sees it.
 type Document struct {
-	N      int    // 1-based number of the document among all received
-	Action string // create, index, update or delete
-	Index  string
-	Source map[string]any
-	Raw    []byte // the source line
+	N      int            // 1-based number of the document among all received
+	Action string         // create, index, update or delete
+	Index  string         // the action's _index
+	Source map[string]any // the source line, decoded (numbers as json.Number)
+	Raw    []byte         // the source line
 }
 
 // Fault is an injected answer to a request.
@@ -136,8 +136,8 @@ func Hang() *Fault { return &Fault{Hang: true} }
 
 // Stored is a stored document.
 type Stored struct {
-	ID     string
-	Source map[string]any
+	ID     string         // the action's _id, or the one the server chose
+	Source map[string]any // the source line, decoded (numbers as json.Number)
 }
 
 // Server is a running fake cluster. Its methods are safe for concurrent

@@ -71,9 +71,9 @@ type Options struct {
 
 // Request describes a request, as a Hook sees it and Requests lists it.
 type Request struct {
-	N      int // 1-based number of the request
-	Header http.Header
-	Bytes  int // body bytes as received
+	N      int         // 1-based number of the request
+	Header http.Header // the request's headers
+	Bytes  int         // body bytes as received
 	// Events is the number of events of an accepted request.
 	Events int
 	// Status is the answer, 0 for a request a Hook answered.

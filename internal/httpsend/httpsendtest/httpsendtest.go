@@ -86,6 +86,7 @@ func (g *Generator) Close() error { return nil }
 // Sink is an HTTP server that reads every request body, counts requests
 // and bytes, and answers 200 with a fixed body.
 type Sink struct {
+	// URL is the sink's URL, such as http://127.0.0.1:41234.
 	URL string
 	// Policy lets a deliverer reach the sink.
 	Policy   egress.Policy
