@@ -85,8 +85,10 @@
 // 403, 413) fail it permanently. Attempts of one request and its retried
 // documents are bounded together by Options.MaxAttempts, waiting with
 // jittered exponential backoff or the answer's Retry-After, never past the
-// context's deadline. After a final failure no further request of the
-// delivery is sent; the error is a *DeliveryError saying how many
+// context's deadline. Delivery is at least once: a request left
+// unanswered may have been stored, and sending it again may store its
+// documents twice, since ids are the cluster's. After a final failure no
+// further request of the delivery is sent; the error is a *DeliveryError saying how many
 // documents were delivered and how many were not.
 //
 // A delivery cancelled while a request is in flight lets the request be
