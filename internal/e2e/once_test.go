@@ -85,9 +85,9 @@ func TestEffectivelyOnce(t *testing.T) {
 			after := rng.IntN(2) == 1
 			t.Run(fmt.Sprintf("seed%02d", seed), func(t *testing.T) {
 				r := h.round(t, fmt.Sprintf("crash%02d", seed))
-				var p *processor
-				r.proxy.killAt(at, after, func() { p.kill() })
-				p = r.start(t, nil)
+				p := r.processor(nil)
+				r.proxy.killAt(at, after, p.kill)
+				p.start(t)
 				p.waitExit(t, onceRoundDeadline)
 				r.proxy.killAt(0, false, nil)
 				p2 := r.start(t, nil)
@@ -129,9 +129,9 @@ func TestEffectivelyOnce(t *testing.T) {
 	t.Run("ShutdownOutrunsGrace", func(t *testing.T) {
 		r := h.round(t, "grace")
 		r.proxy.slowPuts(400 * time.Millisecond)
-		var p *processor
-		r.proxy.onPut(2, func() { p.terminate() })
-		p = r.start(t, map[string]string{"SQS_SHUTDOWN_TIMEOUT": "500ms"})
+		p := r.processor(map[string]string{"SQS_SHUTDOWN_TIMEOUT": "500ms"})
+		r.proxy.onPut(2, p.terminate)
+		p.start(t)
 		p.waitExit(t, onceRoundDeadline)
 		assert.Equal(t, 0, p.exitCode(), "a SIGTERM'd processor exits cleanly")
 		r.proxy.onPut(0, nil)
@@ -377,20 +377,36 @@ func (r *onceRound) env(extra map[string]string) []string {
 	return out
 }
 
-// processor is a running processor process.
+// processor is a processor process in sqs mode.
 type processor struct {
-	cmd    *exec.Cmd
-	logs   *syncBuffer
-	exited chan struct{}
+	cmd     *exec.Cmd
+	logs    *syncBuffer
+	started chan struct{} // closed once cmd.Process is set
+	exited  chan struct{}
 }
 
-func (r *onceRound) start(t *testing.T, extra map[string]string) *processor {
-	t.Helper()
-	p := &processor{logs: &syncBuffer{}, exited: make(chan struct{})}
+// processor returns a processor of the round, not started: its kill and
+// terminate may be handed to the proxy's hooks before it runs.
+func (r *onceRound) processor(extra map[string]string) *processor {
+	p := &processor{logs: &syncBuffer{}, started: make(chan struct{}), exited: make(chan struct{})}
 	p.cmd = exec.Command(r.h.bin, "-mode", "sqs")
 	p.cmd.Env = r.env(extra)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	return p
+}
+
+// start starts a processor of the round.
+func (r *onceRound) start(t *testing.T, extra map[string]string) *processor {
+	t.Helper()
+	p := r.processor(extra)
+	p.start(t)
+	return p
+}
+
+func (p *processor) start(t *testing.T) {
+	t.Helper()
 	require.NoError(t, p.cmd.Start())
+	close(p.started)
 	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		p.kill()
@@ -398,17 +414,20 @@ func (r *onceRound) start(t *testing.T, extra map[string]string) *processor {
 			t.Logf("processor %d output:\n%s", p.cmd.Process.Pid, p.logs.String())
 		}
 	})
-	return p
 }
 
 // kill SIGKILLs the process and returns once it is gone.
 func (p *processor) kill() {
+	<-p.started
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
 }
 
 // terminate sends SIGTERM, as Kubernetes does at a pod's shutdown.
-func (p *processor) terminate() { _ = p.cmd.Process.Signal(syscall.SIGTERM) }
+func (p *processor) terminate() {
+	<-p.started
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+}
 
 func (p *processor) waitExit(t *testing.T, within time.Duration) {
 	t.Helper()
