@@ -26,8 +26,11 @@ import (
 	"github.com/logdelivery/logdelivery/credentials"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
+	"github.com/logdelivery/logdelivery/deliver/dataprepper"
 	"github.com/logdelivery/logdelivery/deliver/loki"
+	"github.com/logdelivery/logdelivery/deliver/opensearch"
 	"github.com/logdelivery/logdelivery/deliver/s3"
+	"github.com/logdelivery/logdelivery/deliver/webhook"
 	"github.com/logdelivery/logdelivery/egress"
 	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/ledger"
@@ -71,7 +74,8 @@ type Options struct {
 	LedgerTable string
 	// Ledger replaces the DynamoDB ledger (for example a ledger.File).
 	Ledger ledger.Ledger
-	// Egress is the policy every HTTP destination kind (Loki, …)
+	// Egress is the policy every HTTP destination kind (Loki, OpenSearch,
+	// Data Prepper, webhooks)
 	// validates tenants' URLs against and connects by. Default: the
 	// strict egress.Policy zero value (https on port 443 to public
 	// addresses only).
@@ -112,11 +116,14 @@ type Options struct {
 
 	// Dispatcher, CloudWatch, S3 and STS tune the components; they run
 	// after New has set its own options.
-	Dispatcher func(*logdelivery.Options)
-	CloudWatch func(*cloudwatch.Options)
-	S3         func(*s3.Options)
-	STS        func(*credentials.STSOptions)
-	Loki       func(*loki.Options)
+	Dispatcher  func(*logdelivery.Options)
+	CloudWatch  func(*cloudwatch.Options)
+	S3          func(*s3.Options)
+	STS         func(*credentials.STSOptions)
+	Loki        func(*loki.Options)
+	OpenSearch  func(*opensearch.Options)
+	DataPrepper func(*dataprepper.Options)
+	Webhook     func(*webhook.Options)
 	// Kinds adds destination kinds, or replaces the built-in kind of the
 	// same name.
 	Kinds []deliver.Kind
@@ -134,7 +141,8 @@ func Kinds(optFns ...func(*Options)) []deliver.Kind {
 	for _, fn := range optFns {
 		fn(&o)
 	}
-	kinds := []deliver.Kind{cloudwatch.Kind(), s3.Kind(), loki.KindWith(o.Egress)}
+	kinds := []deliver.Kind{cloudwatch.Kind(), s3.Kind(), loki.KindWith(o.Egress),
+		opensearch.KindWith(o.Egress), dataprepper.KindWith(o.Egress), webhook.KindWith(o.Egress)}
 	for _, k := range o.Kinds {
 		kinds = slices.DeleteFunc(kinds, func(b deliver.Kind) bool { return b.Name == k.Name })
 		kinds = append(kinds, k)
@@ -242,7 +250,35 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 	if err != nil {
 		return nil, fmt.Errorf("awsdispatch: %w", err)
 	}
-	kinds := []deliver.Kind{cw.Kind(), s3d.Kind(), lk.Kind()}
+	osd, err := opensearch.New(func(so *opensearch.Options) {
+		so.Chain, so.Region = chain, cfg.Region
+		so.Policy, so.Secrets, so.Logger = o.Egress, secrets, o.Logger
+		if o.OpenSearch != nil {
+			o.OpenSearch(so)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("awsdispatch: %w", err)
+	}
+	dpd, err := dataprepper.New(func(do *dataprepper.Options) {
+		do.Policy, do.Secrets, do.Logger = o.Egress, secrets, o.Logger
+		if o.DataPrepper != nil {
+			o.DataPrepper(do)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("awsdispatch: %w", err)
+	}
+	whd, err := webhook.New(func(wo *webhook.Options) {
+		wo.Policy, wo.Secrets, wo.Logger = o.Egress, secrets, o.Logger
+		if o.Webhook != nil {
+			o.Webhook(wo)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("awsdispatch: %w", err)
+	}
+	kinds := []deliver.Kind{cw.Kind(), s3d.Kind(), lk.Kind(), osd.Kind(), dpd.Kind(), whd.Kind()}
 	for _, k := range o.Kinds {
 		kinds = slices.DeleteFunc(kinds, func(b deliver.Kind) bool { return b.Name == k.Name })
 		kinds = append(kinds, k)

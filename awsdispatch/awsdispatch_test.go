@@ -45,3 +45,30 @@ func TestOptionsReachTheDispatcher(t *testing.T) {
 	assert.Equal(t, logdelivery.Delivered, rs[0].Outcome, "an added deliverer kind is used")
 	assert.Len(t, hook.Deliveries(), 1)
 }
+
+// New wires every built-in kind; Kinds lists the same names, and
+// validates URLs with the policy it is given, as the processor does.
+func TestKinds(t *testing.T) {
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")}
+	store, err := memstore.New(nil)
+	require.NoError(t, err)
+	d, err := awsdispatch.New(cfg, func(o *awsdispatch.Options) { o.Store = store })
+	require.NoError(t, err)
+	defer d.Close()
+	want := []string{"cloudwatch", "dataprepper", "loki", "opensearch", "s3", "webhook"}
+	assert.Equal(t, want, d.Kinds().Names())
+
+	var names []string
+	for _, k := range awsdispatch.Kinds() {
+		names = append(names, k.Name)
+	}
+	assert.ElementsMatch(t, want, names)
+
+	lokiOn3100 := tenant.DeliveryConfig{TenantID: "acme", Type: "loki", Settings: map[string]any{"url": "https://logs.acme.example.com:3100"}}
+	strict, err := deliver.NewRegistry(awsdispatch.Kinds())
+	require.NoError(t, err)
+	assert.NotEmpty(t, strict.Validate(lokiOn3100), "port 3100 is not in the strict policy")
+	open, err := deliver.NewRegistry(awsdispatch.Kinds(func(o *awsdispatch.Options) { o.Egress.Ports = []int{443, 3100} }))
+	require.NoError(t, err)
+	assert.Empty(t, open.Validate(lokiOn3100), "the operator's policy allows it")
+}
