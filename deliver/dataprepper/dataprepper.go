@@ -221,10 +221,13 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 	}
 	defer rr.Close()
 	doc := &httpsend.Document{Key: d.Key, Fields: st.RecordFields(), ReplaceDots: true}
+	resume, progress := httpsend.Checkpoints(d)
 	res := httpsend.Run(ctx, rr, httpsend.Plan{
-		Framing: httpsend.JSONArray,
-		Limits:  httpsend.Limits{MaxBytes: maxBytes, MaxItems: dv.opts.MaxRequestEvents},
-		Encode:  doc.Append,
+		Framing:  httpsend.JSONArray,
+		Limits:   httpsend.Limits{MaxBytes: maxBytes, MaxItems: dv.opts.MaxRequestEvents},
+		Encode:   doc.Append,
+		Resume:   resume,
+		Progress: progress,
 		Send: func(ctx context.Context, b *httpsend.Batch) (httpsend.Sent, error) {
 			_, calls, err := dv.sender.Send(ctx, &httpsend.Request{URL: u, Header: header, Body: b.Body()})
 			if err != nil {

@@ -85,9 +85,11 @@
 // 403, 413) fail it permanently. Attempts of one request and its retried
 // documents are bounded together by Options.MaxAttempts, waiting with
 // jittered exponential backoff or the answer's Retry-After, never past the
-// context's deadline. Delivery is at least once: a request left
-// unanswered may have been stored, and sending it again may store its
-// documents twice, since ids are the cluster's. After a final failure no
+// context's deadline. A request left unanswered may have been stored,
+// and sending it again may store its documents twice, since ids are the
+// cluster's; with a ledger, every request answered for good saves the
+// delivery's checkpoint and a retry resumes after it, so only that one
+// request can be sent twice. After a final failure no
 // further request of the delivery is sent; the error is a *DeliveryError saying how many
 // documents were delivered and how many were not.
 //
@@ -297,6 +299,7 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 	ix := newIndexer(st.template(), d.Config.TenantID)
 	doc := &httpsend.Document{Key: d.Key, Fields: st.RecordFields(), ReplaceDots: true}
 	var first string
+	resume, progress := httpsend.Checkpoints(d)
 	res := httpsend.Run(ctx, rr, httpsend.Plan{
 		Framing: httpsend.NDJSON,
 		Limits:  httpsend.Limits{MaxBytes: t.maxBytes, MaxItems: dv.opts.MaxRequestDocuments},
@@ -310,7 +313,9 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 			dst = append(dst, "\"}}\n"...)
 			return doc.Append(dst, rec)
 		},
-		Send: t.send,
+		Send:     t.send,
+		Resume:   resume,
+		Progress: progress,
 	})
 	rcpt := res.Receipt
 	rcpt.Location = t.base

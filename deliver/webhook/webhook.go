@@ -32,7 +32,10 @@
 // are sent one after the other, in the order of the object, while the next
 // is built. Every request carries an Idempotency-Key naming its batch,
 // the same when the batch is sent again, so that the receiver can drop
-// duplicates. Static headers of the settings are sent too; they cannot
+// duplicates. With a ledger, every batch the receiver took saves the
+// delivery's checkpoint; a retry resumes after it and numbers its batches
+// on from it, so that a batch sent again after a crash keeps its key:
+// exactly once for a receiver that drops repeated keys. Static headers of the settings are sent too; they cannot
 // replace those the deliverer sets, nor hop-by-hop headers.
 //
 // # Authentication
@@ -262,11 +265,14 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 	}
 	defer rr.Close()
 	doc := &httpsend.Document{Key: d.Key, Fields: st.RecordFields()}
+	resume, progress := httpsend.Checkpoints(d)
 	res := httpsend.Run(ctx, rr, httpsend.Plan{
-		Framing: framing,
-		Limits:  httpsend.Limits{MaxBytes: maxBytes, MaxItems: dv.opts.MaxRequestEvents},
-		Encode:  doc.Append,
-		Send:    h.send,
+		Framing:  framing,
+		Limits:   httpsend.Limits{MaxBytes: maxBytes, MaxItems: dv.opts.MaxRequestEvents},
+		Encode:   doc.Append,
+		Send:     h.send,
+		Resume:   resume,
+		Progress: progress,
 	})
 	rcpt := res.Receipt
 	rcpt.Location = h.endpoint

@@ -41,7 +41,12 @@ type Batch struct {
 	framing Framing
 	limits  Limits
 	// Seq is the batch's number within its delivery, from 0, set by Run.
+	// A delivery resumed from a checkpoint goes on counting where the
+	// checkpoint left off, so that a batch sent again has its number.
 	Seq int
+	// End is the position, in the delivery's record order, of the batch's
+	// last record, set by Run.
+	End int64
 
 	buf     []byte  // the framed items so far; JSONArray: "[" and items joined by ","
 	starts  []int   // where each item starts in buf

@@ -8,8 +8,9 @@
 // delivery is cancelled given Sender.CancelGrace to be answered (so that
 // what the destination took is counted, not sent again), the classification of answers
 // into fault classes (RetryableStatus, StatusError), response bodies
-// capped with egress.ReadBody, and the checks of the settings they have in
-// common (Problems).
+// capped with egress.ReadBody, the checks of the settings they have in
+// common (Problems), and checkpoints after every batch the destination
+// answered for good (Checkpoint, Checkpoints), from which a retry resumes.
 //
 // Every request goes through a client from egress.NewClient: the kinds
 // build it, and the URLs of their settings are checked with the same

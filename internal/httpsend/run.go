@@ -2,11 +2,14 @@ package httpsend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 )
 
 // Encoder appends the item of rec to dst and returns it.
@@ -31,6 +34,46 @@ type Plan struct {
 	Limits  Limits   // the bounds of each body
 	Encode  Encoder  // the item of a record
 	Send    SendFunc // sends each full batch, and the last
+	// Resume is where an earlier attempt stopped: its records are
+	// skipped and counted as Receipt.Resumed; batch numbers go on from
+	// its. Progress, when set, saves the checkpoint after each batch the
+	// destination answered for good; a failed save stops the Run,
+	// retryably. Checkpoints sets both from a Delivery.
+	Resume   Checkpoint
+	Progress func(ctx context.Context, cp Checkpoint) error
+}
+
+// Checkpoint is how far a delivery got: the records behind the last batch
+// the destination answered for good, in the delivery's deterministic
+// record order, and how many batches were sent. Batches are sent one at a
+// time, so one position covers the whole delivery.
+type Checkpoint struct {
+	Records int64 `json:"records"`
+	Batches int   `json:"batches"`
+}
+
+// Checkpoints returns the Resume and Progress of a Plan for d: the
+// checkpoint d resumes from (none when it has none, or one that cannot be
+// read: the delivery then starts over, which duplicates and never loses),
+// and the writer of d's checkpoints (nil without a ledger).
+func Checkpoints(d *deliver.Delivery) (Checkpoint, func(context.Context, Checkpoint) error) {
+	var cp Checkpoint
+	if len(d.Checkpoint) > 0 {
+		if json.Unmarshal(d.Checkpoint, &cp) != nil || cp.Records < 0 || cp.Batches < 0 {
+			cp = Checkpoint{}
+		}
+	}
+	if d.Progress == nil {
+		return cp, nil
+	}
+	save := d.Progress
+	return cp, func(ctx context.Context, c Checkpoint) error {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		return save(ctx, b)
+	}
 }
 
 // Result is the outcome of Run.
@@ -60,7 +103,7 @@ const ctxCheckEvery = 256
 // at a time, while the next batch is built: at most two batches are held
 // at once. It stops at the first failure of a batch.
 func Run(ctx context.Context, rr deliver.RecordReader, p Plan) Result {
-	r := &runner{ctx: ctx, send: p.Send, stop: make(chan struct{})}
+	r := &runner{ctx: ctx, send: p.Send, progress: p.Progress, stop: make(chan struct{})}
 	free := make(chan *Batch, 2)
 	free <- NewBatch(p.Framing, p.Limits)
 	free <- NewBatch(p.Framing, p.Limits)
@@ -78,7 +121,8 @@ func Run(ctx context.Context, rr deliver.RecordReader, p Plan) Result {
 	var (
 		res     Result
 		scratch []byte
-		seq     int
+		seq     = p.Resume.Batches
+		pos     int64 // records read
 	)
 	cur := <-free
 	handoff := func() bool {
@@ -114,12 +158,17 @@ read:
 			res.ReadErr = err
 			break
 		}
+		if pos++; pos <= p.Resume.Records {
+			res.Receipt.Resumed++
+			continue
+		}
 		scratch = p.Encode(scratch[:0], &rec)
 		if cur.Oversized(len(scratch)) {
 			res.Receipt.Dropped++
 			continue
 		}
 		if cur.Add(scratch, int64(len(rec.Message))) {
+			cur.End = pos
 			continue
 		}
 		if !handoff() {
@@ -127,6 +176,7 @@ read:
 		}
 		cur = <-free
 		cur.Add(scratch, int64(len(rec.Message)))
+		cur.End = pos
 	}
 	if cur != nil && cur.Len() > 0 {
 		handoff()
@@ -148,10 +198,11 @@ read:
 
 // runner is the sending side of one Run.
 type runner struct {
-	ctx  context.Context
-	send SendFunc
-	stop chan struct{} // closed at the first failure
-	once sync.Once
+	ctx      context.Context
+	send     SendFunc
+	progress func(context.Context, Checkpoint) error
+	stop     chan struct{} // closed at the first failure
+	once     sync.Once
 
 	mu           sync.Mutex
 	sent         Sent
@@ -199,5 +250,11 @@ func (r *runner) sendBatch(b *Batch) {
 	r.mu.Unlock()
 	if err != nil {
 		r.fail(err, b.Len()-int(s.Events+s.Rejected))
+		return
+	}
+	if r.progress != nil {
+		if err := r.progress(r.ctx, Checkpoint{Records: b.End, Batches: b.Seq + 1}); err != nil {
+			r.fail(fault.Retryable(fmt.Errorf("saving the delivery's checkpoint: %w", err)), 0)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/fault"
 )
 
 // records is a RecordReader of messages; it fails with err after them when
@@ -142,4 +143,53 @@ func TestRunContext(t *testing.T) {
 	assert.ErrorIs(t, res.SendErr, context.Canceled)
 	assert.Empty(t, c.batches)
 	assert.Zero(t, res.Receipt.Events)
+}
+
+// Every batch answered for good saves a checkpoint; a Run resumed from one
+// skips the records behind it and numbers its batches on from it.
+func TestRunCheckpoints(t *testing.T) {
+	c := &collector{fail: func(seq int) (Sent, error) {
+		if seq == 2 {
+			return Sent{Calls: 1}, errors.New("connection reset")
+		}
+		return Sent{}, nil
+	}}
+	var saved []Checkpoint
+	limits := Limits{MaxBytes: 1 << 20, MaxItems: 10}
+	res := Run(context.Background(), &records{msgs: messages(35)}, Plan{Framing: NDJSON, Limits: limits, Encode: raw, Send: c.send,
+		Progress: func(_ context.Context, cp Checkpoint) error { saved = append(saved, cp); return nil }})
+	require.Error(t, res.SendErr)
+	assert.Equal(t, []Checkpoint{{Records: 10, Batches: 1}, {Records: 20, Batches: 2}}, saved, "one per batch taken, none for the failed one")
+
+	again := &collector{}
+	res = Run(context.Background(), &records{msgs: messages(35)}, Plan{Framing: NDJSON, Limits: limits, Encode: raw, Send: again.send,
+		Resume: saved[len(saved)-1]})
+	require.NoError(t, res.SendErr)
+	assert.Equal(t, int64(20), res.Receipt.Resumed)
+	assert.Equal(t, int64(15), res.Receipt.Events)
+	assert.Equal(t, []int{2, 3}, again.seqs, "batch numbers go on from the checkpoint")
+	assert.Equal(t, "m020", again.batches[0][0], "the first record after the checkpoint")
+
+	// A checkpoint that cannot be saved stops the Run, retryably.
+	failing := &collector{}
+	res = Run(context.Background(), &records{msgs: messages(35)}, Plan{Framing: NDJSON, Limits: limits, Encode: raw, Send: failing.send,
+		Progress: func(context.Context, Checkpoint) error { return errors.New("ledger throttled") }})
+	require.Error(t, res.SendErr)
+	assert.ErrorContains(t, res.SendErr, "ledger throttled")
+	assert.True(t, fault.IsRetryable(res.SendErr))
+	assert.Len(t, failing.batches, 1, "nothing sent after the failed save")
+}
+
+func TestCheckpointsOfADelivery(t *testing.T) {
+	cp, save := Checkpoints(&deliver.Delivery{Checkpoint: []byte(`{"records":7,"batches":2}`)})
+	assert.Equal(t, Checkpoint{Records: 7, Batches: 2}, cp)
+	assert.Nil(t, save, "no ledger, no writer")
+	for _, bad := range []string{`{"records":-1}`, `not json`, `{"batches":-3}`} {
+		cp, _ := Checkpoints(&deliver.Delivery{Checkpoint: []byte(bad)})
+		assert.Equal(t, Checkpoint{}, cp, "%s: the delivery starts over", bad)
+	}
+	var got []byte
+	_, save = Checkpoints(&deliver.Delivery{Progress: func(_ context.Context, b []byte) error { got = b; return nil }})
+	require.NoError(t, save(context.Background(), Checkpoint{Records: 3, Batches: 1}))
+	assert.JSONEq(t, `{"records":3,"batches":1}`, string(got))
 }
