@@ -35,8 +35,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logdelivery/logdelivery"
+	"github.com/logdelivery/logdelivery/deliver/loki/lokitest"
 	"github.com/logdelivery/logdelivery/internal/mototest"
 	"github.com/logdelivery/logdelivery/ledger/dynamoledger"
+	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/dynamostore"
 )
 
@@ -48,6 +50,7 @@ const (
 	onceObjects       = 3    // objects per round, one pod (one stream) each
 	onceEvents        = 300  // events per object
 	onceMessageSize   = 8000 // bytes per message: ~125 events per PutLogEvents batch, 3 batches per object
+	onceLokiPush      = 100  // entries per Loki push: 3 per object
 	onceCrashRounds   = 20
 	onceRoundDeadline = 90 * time.Second
 )
@@ -68,7 +71,7 @@ func TestEffectivelyOnce(t *testing.T) {
 		p := r.start(t, nil)
 		r.waitDelivered(t)
 		p.stop(t)
-		requests = r.proxy.counted()
+		requests = r.kills.counted()
 		r.check(t, 0)
 		t.Logf("a clean round takes %d delivery requests, %d of them PutLogEvents", requests, r.proxy.puts())
 	})
@@ -86,15 +89,16 @@ func TestEffectivelyOnce(t *testing.T) {
 			t.Run(fmt.Sprintf("seed%02d", seed), func(t *testing.T) {
 				r := h.round(t, fmt.Sprintf("crash%02d", seed))
 				p := r.processor(nil)
-				r.proxy.killAt(at, after, p.kill)
+				r.kills.killAt(at, after, p.kill)
 				p.start(t)
 				p.waitExit(t, onceRoundDeadline)
-				r.proxy.killAt(0, false, nil)
+				r.kills.killAt(0, false, nil)
 				p2 := r.start(t, nil)
 				r.waitDelivered(t)
 				p2.stop(t)
 				r.check(t, 1)
-				t.Logf("killed at delivery request %d (after moto answered: %v); %d batches duplicated", at, after, r.duplicatedBatches())
+				t.Logf("killed at delivery request %d (after it was answered: %v); CloudWatch: %d batches sent twice; Loki: %d entries sent twice",
+					at, after, r.duplicatedBatches(), r.lokiDuplicates())
 			})
 		}
 	})
@@ -163,7 +167,7 @@ func TestEffectivelyOnce(t *testing.T) {
 			assert.Equal(t, string(logdelivery.ReasonDelivered), res["reason"], "%v", res)
 			skipped++
 		}
-		assert.Equal(t, onceObjects*2, skipped, "one result per (object, destination)")
+		assert.Equal(t, onceObjects*3, skipped, "one result per (object, destination)")
 		assert.Equal(t, puts, r.proxy.puts(), "the replay sends nothing")
 		r.check(t, 0)
 	})
@@ -195,7 +199,8 @@ func TestEffectivelyOnce(t *testing.T) {
 		for _, res := range decodeLines(t, out) {
 			outcomes[fmt.Sprint(res["destination"], " ", res["outcome"], " ", res["reason"])]++
 		}
-		assert.Equal(t, map[string]int{"cloudwatch skipped " + string(logdelivery.ReasonDelivered): onceObjects, "s3 delivered <nil>": onceObjects}, outcomes)
+		assert.Equal(t, map[string]int{"cloudwatch skipped " + logdelivery.ReasonDelivered: onceObjects,
+			"loki skipped " + logdelivery.ReasonDelivered: onceObjects, "s3 delivered <nil>": onceObjects}, outcomes)
 		assert.Equal(t, puts, r.proxy.puts(), "CloudWatch, done before, is not sent again")
 		visible, inFlight := countMessages(t, h, h.failuresURL)
 		assert.Equal(t, [2]int{0, 0}, [2]int{visible, inFlight}, "the failure queue is empty")
@@ -216,6 +221,8 @@ type onceHarness struct {
 	tenantS3                      *s3.Client
 	queueURL, failuresURL         string
 	configTable, ledgerTable, dir string
+	store                         *dynamostore.Store // writes the configs of kinds that nest their settings
+	loki                          *lokitest.Server   // the record destination besides CloudWatch Logs
 }
 
 const onceBucket = "central-logs"
@@ -235,6 +242,9 @@ func newOnceHarness(t *testing.T, srv *mototest.Server) *onceHarness {
 		configTable: "tenant-configs", ledgerTable: "delivery-ledger",
 	}
 	h.bin = buildProcessor(t, h.dir)
+	h.store = dynamostore.New(h.ddb, h.configTable)
+	h.loki = lokitest.NewServer(lokitest.Options{})
+	t.Cleanup(h.loki.Close)
 	require.NoError(t, dynamostore.CreateTable(ctx, h.ddb, h.configTable))
 	require.NoError(t, dynamoledger.CreateTable(ctx, h.ddb, h.ledgerTable))
 	_, err := h.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(onceBucket)})
@@ -266,7 +276,9 @@ type onceRound struct {
 	tenant  string
 	group   string
 	bucket  string
-	proxy   *faultProxy
+	proxy   *faultProxy // in front of moto
+	loki    *faultProxy // in front of the Loki fake
+	kills   *killSwitch
 	keys    []string
 	sizes   []int
 	bodies  []string
@@ -282,7 +294,9 @@ func (h *onceHarness) round(t *testing.T, name string) *onceRound { return h.rou
 func (h *onceHarness) roundWith(t *testing.T, name string, bucket bool) *onceRound {
 	t.Helper()
 	r := &onceRound{h: h, tenant: "t-" + name, group: "/once/" + name, bucket: "once-" + name}
-	r.proxy = newFaultProxy(t, h.srv.Endpoint)
+	r.kills = &killSwitch{}
+	r.proxy = newFaultProxy(t, h.srv.Endpoint, r.kills)
+	r.loki = newFaultProxy(t, h.loki.URL, r.kills)
 	_, err := h.tenantLogs.CreateLogGroup(h.ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(r.group)})
 	require.NoError(t, err)
 	if bucket {
@@ -296,6 +310,9 @@ func (h *onceHarness) roundWith(t *testing.T, name string, bucket bool) *onceRou
 		_, err := h.ddb.PutItem(h.ctx, &dynamodb.PutItemInput{TableName: aws.String(h.configTable), Item: item})
 		require.NoError(t, err)
 	}
+	_, err = h.store.Create(h.ctx, tenant.DeliveryConfig{TenantID: r.tenant, Type: "loki",
+		Settings: map[string]any{"url": r.loki.URL, "batch_entries": onceLokiPush}})
+	require.NoError(t, err)
 
 	now := time.Now().Add(-time.Minute)
 	pad := strings.Repeat("x", onceMessageSize)
@@ -366,6 +383,7 @@ func (r *onceRound) env(extra map[string]string) []string {
 		"SQS_RETRY_DELAY":                   "1s",
 		"METRICS_ADDR":                      "127.0.0.1:0",
 		"LOG_LEVEL":                         "WARN",
+		"EGRESS_POLICY":                     fmt.Sprintf(`{"allow_http":true,"allow_loopback":true,"ports":[%s]}`, r.loki.URL[strings.LastIndex(r.loki.URL, ":")+1:]),
 	}
 	for k, v := range extra {
 		vars[k] = v
@@ -489,12 +507,12 @@ func (r *onceRound) waitDelivered(t *testing.T) {
 	for {
 		done := r.ledgerDone(t)
 		visible, inFlight := countMessages(t, r.h, r.h.queueURL)
-		if done == 2*onceObjects && visible == 0 && inFlight == 0 {
+		if done == 3*onceObjects && visible == 0 && inFlight == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("not delivered within %v: %d of %d ledger entries done; queue: %d visible, %d in flight",
-				onceRoundDeadline, done, 2*onceObjects, visible, inFlight)
+				onceRoundDeadline, done, 3*onceObjects, visible, inFlight)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -594,6 +612,25 @@ func (r *onceRound) check(t *testing.T, maxDupBatches int) {
 			assert.LessOrEqual(t, dups, r.proxy.largestBatch(stream)*batches, "%s: duplicates beyond the re-sent batches", stream)
 		}
 	}
+	// Loki: every entry of each object; duplicates at most maxDupBatches
+	// pushes per object (its delivery's pushes are sequential).
+	seen := map[string]int{}
+	for _, e := range r.h.loki.Entries(r.tenant) {
+		seen[e.Line]++
+	}
+	for i := range r.keys {
+		lost, dups := 0, 0
+		for _, m := range r.events[i] {
+			switch n := seen[m]; {
+			case n == 0:
+				lost++
+			case n > 1:
+				dups += n - 1
+			}
+		}
+		assert.Zero(t, lost, "loki, object %d: entries lost", i)
+		assert.LessOrEqual(t, dups, maxDupBatches*onceLokiPush, "loki, object %d: duplicates beyond one push per crash", i)
+	}
 	for i, key := range r.keys {
 		head, err := r.h.tenantS3.HeadObject(r.h.ctx, &s3.HeadObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(r.copyKey(key))})
 		if assert.NoError(t, err, "the copy of %s", key) {
@@ -610,6 +647,15 @@ func (r *onceRound) check(t *testing.T, maxDupBatches int) {
 func (r *onceRound) copyKey(key string) string {
 	parts := strings.Split(key, "/")
 	return "ROSA/cluster-logs/" + r.tenant + "/" + parts[0] + "/" + parts[2] + "/" + parts[3] + "/" + parts[4]
+}
+
+func (r *onceRound) lokiDuplicates() int {
+	entries := r.h.loki.Entries(r.tenant)
+	seen := map[string]bool{}
+	for _, e := range entries {
+		seen[e.Line] = true
+	}
+	return len(entries) - len(seen)
 }
 
 func (r *onceRound) duplicatedBatches() int {
@@ -639,18 +685,16 @@ func (r *onceRound) readStream(t *testing.T, stream string) []string {
 	}
 }
 
-// faultProxy forwards the processor's AWS requests to moto and injects
-// faults. It records the PutLogEvents batches moto accepted, per stream.
+// faultProxy forwards the processor's requests to moto (or to the Loki
+// fake) and injects faults. It records the PutLogEvents batches moto accepted, per stream.
 type faultProxy struct {
 	*httptest.Server
 	target *url.URL
 	client *http.Client
 
+	kills *killSwitch
+
 	mu           sync.Mutex
-	n            int // delivery requests seen (not SQS receives)
-	killN        int
-	killAfter    bool
-	kill         func()
 	copyFailures int
 	cuts         int
 	putDelay     time.Duration
@@ -660,20 +704,47 @@ type faultProxy struct {
 	nPuts, nCopy int
 }
 
-func newFaultProxy(t *testing.T, target string) *faultProxy {
+// killSwitch counts the delivery requests of a round, across its proxies,
+// and kills the processor at one of them.
+type killSwitch struct {
+	mu    sync.Mutex
+	n     int // delivery requests seen (not SQS receives)
+	at    int
+	after bool
+	kill  func()
+}
+
+// tick counts a request and returns the kill to run before it reaches its
+// service, or the one to run once the service answered.
+func (k *killSwitch) tick() (before, after func()) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.n++
+	if k.n != k.at || k.kill == nil {
+		return nil, nil
+	}
+	if k.after {
+		return nil, k.kill
+	}
+	return k.kill, nil
+}
+
+func newFaultProxy(t *testing.T, target string, kills *killSwitch) *faultProxy {
 	u, err := url.Parse(target)
 	require.NoError(t, err)
-	p := &faultProxy{target: u, client: &http.Client{Timeout: time.Minute}, accepted: map[string][][]string{}}
+	p := &faultProxy{target: u, kills: kills, client: &http.Client{Timeout: time.Minute}, accepted: map[string][][]string{}}
 	p.Server = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.Server.Close)
 	return p
 }
 
-func (p *faultProxy) killAt(n int, after bool, kill func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.killN, p.killAfter, p.kill = n, after, kill
+func (k *killSwitch) killAt(n int, after bool, kill func()) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.at, k.after, k.kill = n, after, kill
 }
+
+func (k *killSwitch) counted() int { k.mu.Lock(); defer k.mu.Unlock(); return k.n }
 
 func (p *faultProxy) failCopies(n int)         { p.mu.Lock(); p.copyFailures = n; p.mu.Unlock() }
 func (p *faultProxy) cutGets(n int)            { p.mu.Lock(); p.cuts = n; p.mu.Unlock() }
@@ -684,7 +755,6 @@ func (p *faultProxy) pendingCopyFailures() int {
 	return p.copyFailures
 }
 func (p *faultProxy) pendingCuts() int { p.mu.Lock(); defer p.mu.Unlock(); return p.cuts }
-func (p *faultProxy) counted() int     { p.mu.Lock(); defer p.mu.Unlock(); return p.n }
 func (p *faultProxy) puts() int        { p.mu.Lock(); defer p.mu.Unlock(); return p.nPuts }
 func (p *faultProxy) copies() int      { p.mu.Lock(); defer p.mu.Unlock(); return p.nCopy }
 func (p *faultProxy) onPut(n int, hook func()) {
@@ -769,18 +839,11 @@ func (p *faultProxy) serve(w http.ResponseWriter, req *http.Request) {
 		_ = json.Unmarshal(body, info.put)
 	}
 
-	p.mu.Lock()
 	var killBefore func()
 	if !isReceive {
-		p.n++
-		if p.n == p.killN && p.kill != nil {
-			if p.killAfter {
-				info.kill = p.kill
-			} else {
-				killBefore = p.kill
-			}
-		}
+		killBefore, info.kill = p.kills.tick()
 	}
+	p.mu.Lock()
 	failCopy := isCopy && p.copyFailures > 0
 	if failCopy {
 		p.copyFailures--
