@@ -2,16 +2,20 @@
 // cloud account: it dispatches sample log objects (embedded, or from a
 // directory) through the real Dispatcher, reading tenant configurations
 // from a file and delivering to local directories that stand in for the
-// tenants' S3 buckets and CloudWatch Logs groups.
+// tenants' S3 buckets and CloudWatch Logs groups, and to an in-process
+// Loki (deliver/loki/lokitest) whose entries it writes to files.
 //
 //	go run ./examples/local                       # embedded samples
 //	go run ./examples/local -in DIR -config FILE -out DIR
 //
 // Object keys under -in follow the default template
-// {cluster_id}/{namespace}/{application}/{pod_name}/{file}.
+// {cluster_id}/{namespace}/{application}/{pod_name}/{file}. In the
+// configurations, the URL "{local_loki}" is the in-process Loki; Loki
+// configs may also name a Loki on this machine (http, loopback, port 3100).
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"embed"
@@ -20,10 +24,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,7 +37,10 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/file"
+	"github.com/logdelivery/logdelivery/deliver/loki"
+	"github.com/logdelivery/logdelivery/deliver/loki/lokitest"
 	"github.com/logdelivery/logdelivery/deliver/records"
+	"github.com/logdelivery/logdelivery/egress"
 	"github.com/logdelivery/logdelivery/tenant/filestore"
 )
 
@@ -83,7 +92,8 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 		}
 	}
 	// Local stand-ins for the two kinds of the seed: file copies for s3,
-	// record files for cloudwatch, each checked as the real kind.
+	// record files for cloudwatch, each checked as the real kind; and the
+	// real Loki kind, pushing to an in-process Loki (or a local one).
 	s3Dir, cwDir := filepath.Join(out, "s3"), filepath.Join(out, "cloudwatch")
 	s3, err := file.New(s3Dir)
 	if err != nil {
@@ -97,7 +107,24 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 	if err != nil {
 		return 0, err
 	}
-	kinds, err := deliver.NewRegistry([]deliver.Kind{s3.Kind(), cw.Kind()})
+	lokiSrv := lokitest.NewServer(lokitest.Options{})
+	defer lokiSrv.Close()
+	lokiURL, err := url.Parse(lokiSrv.URL)
+	if err != nil {
+		return 0, err
+	}
+	lokiPort, _ := strconv.Atoi(lokiURL.Port())
+	lk, err := loki.New(func(o *loki.Options) {
+		o.Egress = egress.Policy{AllowHTTP: true, AllowLoopback: true, Ports: []int{lokiPort, 3100}}
+	})
+	if err != nil {
+		return 0, err
+	}
+	kinds, err := deliver.NewRegistry([]deliver.Kind{s3.Kind(), cw.Kind(), lk.Kind()})
+	if err != nil {
+		return 0, err
+	}
+	config, err = withLocalLoki(config, out, lokiSrv.URL)
 	if err != nil {
 		return 0, err
 	}
@@ -139,7 +166,12 @@ func run(ctx context.Context, in, config, out string, verbose bool, w io.Writer)
 	results := d.Dispatch(ctx, objs...)
 	fmt.Fprintf(w, "Dispatched %d objects from %s with configs from %s.\n\n", len(objs), source, config)
 	summarize(w, results)
-	fmt.Fprintf(w, "\nS3 copies are under %s; CloudWatch log streams (one line per event: time, tab, message) under %s.\n", s3Dir, cwDir)
+	lokiDir := filepath.Join(out, "loki")
+	if err := writeLoki(lokiSrv, lokiDir); err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(w, "\nS3 copies are under %s; CloudWatch log streams (one line per event: time, tab, message) under %s;\n", s3Dir, cwDir)
+	fmt.Fprintf(w, "what the in-process Loki received, per org (time, tab, stream labels, tab, line), under %s.\n", lokiDir)
 	if len(results.RetryIDs()) > 0 || results.Count(logdelivery.Failed) > 0 {
 		return 1, nil
 	}
@@ -201,4 +233,41 @@ func summarize(w io.Writer, results logdelivery.Results) {
 		slices.Sort(lines)
 		fmt.Fprintln(w, strings.Join(lines, "\n"))
 	}
+}
+
+// withLocalLoki returns a configuration file in which the URL
+// "{local_loki}" names the in-process Loki at lokiURL: config itself when
+// it has none, otherwise a copy in out.
+func withLocalLoki(config, out, lokiURL string) (string, error) {
+	b, err := os.ReadFile(config)
+	if err != nil {
+		return "", err
+	}
+	const placeholder = "{local_loki}"
+	if !bytes.Contains(b, []byte(placeholder)) {
+		return config, nil
+	}
+	resolved := filepath.Join(out, "configs.resolved"+filepath.Ext(config))
+	if err := os.WriteFile(resolved, bytes.ReplaceAll(b, []byte(placeholder), []byte(lokiURL)), 0o644); err != nil {
+		return "", err
+	}
+	return resolved, nil
+}
+
+// writeLoki writes the entries the in-process Loki holds to dir, one file
+// per org id.
+func writeLoki(srv *lokitest.Server, dir string) error {
+	for _, org := range srv.Tenants() {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		for _, e := range srv.Entries(org) {
+			fmt.Fprintf(&b, "%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339Nano), e.Labels, e.Line)
+		}
+		if err := os.WriteFile(filepath.Join(dir, org+".log"), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

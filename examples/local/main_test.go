@@ -62,6 +62,20 @@ func TestRunOnEmbeddedSamples(t *testing.T) {
 	assert.Len(t, archived, 2)
 	_, err = os.Stat(filepath.Join(out, "s3", "globex-logs"))
 	assert.ErrorIs(t, err, fs.ErrNotExist, "the disabled destination received nothing")
+
+	// acme's Loki config reached the in-process Loki as org acme: every
+	// event of acme's objects, with its labels, nothing of other tenants.
+	loki := readLines(t, filepath.Join(out, "loki", "acme.log"))
+	assert.Len(t, loki, 240, "the events of acme's six objects")
+	for _, l := range loki {
+		parts := strings.SplitN(l, "\t", 3)
+		require.Len(t, parts, 3, l)
+		assert.Contains(t, parts[1], `env="local"`)
+		assert.Contains(t, parts[1], `namespace="acme"`)
+	}
+	entries, err := os.ReadDir(filepath.Join(out, "loki"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "only acme has a Loki destination")
 }
 
 func TestRunRejectsBadInput(t *testing.T) {
