@@ -121,6 +121,7 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 	if cfg.Region == "" {
 		cfg.Region = defaultRegion // the reference's default
 	}
+	cfg.Logger = awsdispatch.SDKLogger(logger) // JSON lines only, never the SDK's plain text
 	knobs, err := readKnobs(os.Getenv)
 	if err != nil {
 		return 0, err
