@@ -8,11 +8,14 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logdelivery/logdelivery/internal/mototest"
+	"github.com/logdelivery/logdelivery/tenant"
+	"github.com/logdelivery/logdelivery/tenant/dynamostore"
 )
 
 // runProcess runs the processor with args and returns its stdout and exit
@@ -41,11 +44,29 @@ func TestCheckOnMoto(t *testing.T) {
 	require.NoError(t, err)
 	env["SQS_QUEUE_URL"] = aws.ToString(q.QueueUrl)
 
+	env["CHECK_KEY"] = "c1/acme/payment/pod-1/1.json.gz"
 	out, code := runProcess(t, env, "-check")
 	assert.Equal(t, 0, code, out)
 	assert.Equal(t, "ok   tenant config table \"configs\"\n"+
 		"ok   central role arn:aws:iam::123456789012:role/CentralLogDistributionRole\n"+
-		"ok   queue "+env["SQS_QUEUE_URL"]+"\n", out)
+		"ok   queue "+env["SQS_QUEUE_URL"]+"\n"+
+		"ok   sample tenant acme: 1 configs, 1 would receive c1/acme/payment/pod-1/1.json.gz, 0 would not\n", out)
+
+	// A config the processor cannot use is a problem of the sample tenant.
+	_, err = dynamostore.New(dynamodb.NewFromConfig(srv.Config()), "configs").Create(mototest.Context(t), tenant.DeliveryConfig{
+		TenantID: "acme", Type: "s3:archive", Settings: map[string]any{"bucket_name": "acme-archive", "bucket_prefx": "x/"}})
+	require.NoError(t, err)
+	out, code = runProcess(t, env, "-check")
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "FAIL sample tenant acme, config s3:archive: ")
+	assert.Contains(t, out, "bucket_prefx")
+	assert.Contains(t, out, "1 of 4 checks failed")
+	delete(env, "CHECK_KEY")
+
+	out, code = runProcess(t, env, "-mode", "explain", "s3://central/c1/acme/payment/pod-1/1.json.gz")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "tenant:  acme\n")
+	assert.Contains(t, out, "deliver: cloudwatch [records: all]: selected\n")
 
 	env["TENANT_CONFIG_TABLE"] = "confgis"
 	env["SQS_QUEUE_URL"] = strings.Replace(env["SQS_QUEUE_URL"], "notifications", "notificatons", 1)

@@ -16,6 +16,12 @@
 //	               temporary directory); SCAN_SUFFIX (default ".json.gz", the
 //	               reference's), SCAN_GRACE (default 15m)
 //
+//	-mode explain  prints, for each argument (an object key, s3://bucket/key,
+//	               or an SQS message body; stdin without arguments), what
+//	               delivering it would do, without delivering or downloading:
+//	               the parsed key, the tenant, its configs, which destinations
+//	               would receive it and why each other one would not; -json
+//	               prints logdelivery.Explanation documents
 //	-check         (or -mode check) checks once that the tenant config
 //	               table (or file), the identity and ledger tables, the
 //	               central role and the queues (SQS_QUEUE_URL,
@@ -101,7 +107,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "", "lambda, sqs or manual (default: $EXECUTION_MODE, or lambda inside AWS Lambda)")
+	mode := flag.String("mode", "", "lambda, sqs, manual, scan, explain or check (default: $EXECUTION_MODE, or lambda inside AWS Lambda)")
 	check := flag.Bool("check", false, "check that the tables, the central role and the queues can be reached, print one line per check, exit 1 on a problem")
 	flag.Parse()
 	if *check {
@@ -233,10 +239,17 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 		return runManual(ctx, d, os.Stdin, os.Stdout, logger), nil
 	case "check":
 		return runCheck(ctx, cfg, opts, settle, os.Stdout), nil
+	case "explain":
+		d, err := awsdispatch.New(cfg, opts)
+		if err != nil {
+			return 0, err
+		}
+		defer d.Close()
+		return runExplain(ctx, d, flag.Args(), os.Stdin, os.Stdout, *explainJSON), nil
 	case "":
-		return 0, errors.New("no mode: pass -mode lambda|sqs|manual|scan or set EXECUTION_MODE")
+		return 0, errors.New("no mode: pass -mode lambda|sqs|manual|scan|explain|check or set EXECUTION_MODE")
 	}
-	return 0, fmt.Errorf("unknown mode %q: want lambda, sqs, manual or scan", mode)
+	return 0, fmt.Errorf("unknown mode %q: want lambda, sqs, manual, scan, explain or check", mode)
 }
 
 // settlement is how deliveries are recorded and failed messages settled.
