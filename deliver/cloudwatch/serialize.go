@@ -80,10 +80,10 @@ func appendPutLogEvents(dst []byte, in *cloudwatchlogs.PutLogEventsInput) []byte
 	size := 64 + len(deref(in.LogGroupName)) + len(deref(in.LogStreamName))
 	for _, e := range in.LogEvents {
 		// Quotes, separators, keys and a 13-digit timestamp: 40 bytes;
-		// escapes are rare, and a second growth is the worst case.
+		// an eighth more leaves room for the escapes of JSON messages.
 		size += len(deref(e.Message)) + 40
 	}
-	dst = slices.Grow(dst[:0], size)
+	dst = slices.Grow(dst[:0], size+size/8)
 	dst = append(dst, `{"logEvents":[`...)
 	for i, e := range in.LogEvents {
 		if i > 0 {

@@ -75,6 +75,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -142,7 +143,74 @@ type Options struct {
 	// Logger receives a warning for the first bad line of each kind in an
 	// object (later ones are only counted). Default: discard.
 	Logger *slog.Logger
+	// Pool, when set, lends the Reader its read buffer, line buffer and
+	// gzip decompressor, which Close gives back, so that a processor of
+	// many small objects does not allocate them for every object. Share
+	// one Pool between the Readers of a process. Default: none.
+	Pool *Pool
 }
+
+// Pool keeps the buffers and decompressors of closed Readers for the next
+// ones. The zero Pool is ready to use; it is safe for concurrent use, and
+// holds only what closed Readers gave back (a garbage collection may drop
+// it).
+type Pool struct {
+	reads, lines, gzips sync.Pool
+}
+
+func (p *Pool) bufioReader(r io.Reader) *bufio.Reader {
+	if p != nil {
+		if br, ok := p.reads.Get().(*bufio.Reader); ok {
+			br.Reset(r)
+			return br
+		}
+	}
+	return bufio.NewReaderSize(r, readBuffer)
+}
+
+func (p *Pool) lineBuffer(size int) []byte {
+	if p != nil && size == initialLineBuffer {
+		if b, ok := p.lines.Get().(*[]byte); ok {
+			return *b
+		}
+	}
+	return make([]byte, size)
+}
+
+// gzipReader returns a gzip reader of r and whether it came from the pool.
+func (p *Pool) gzipReader(r io.Reader) (*gzip.Reader, error) {
+	if p != nil {
+		if zr, ok := p.gzips.Get().(*gzip.Reader); ok {
+			if err := zr.Reset(r); err != nil {
+				p.gzips.Put(zr)
+				return nil, err
+			}
+			return zr, nil
+		}
+	}
+	return gzip.NewReader(r)
+}
+
+// put gives back what a closed Reader borrowed.
+func (p *Pool) put(br *bufio.Reader, lines []byte, zr *gzip.Reader) {
+	if p == nil {
+		return
+	}
+	if br != nil {
+		br.Reset(nil)
+		p.reads.Put(br)
+	}
+	if len(lines) == initialLineBuffer {
+		p.lines.Put(&lines)
+	}
+	if zr != nil {
+		p.gzips.Put(zr)
+	}
+}
+
+// readBuffer is the size of the buffer between the body and the
+// decompressor.
+const readBuffer = 64 << 10
 
 // Compression is the compression of an object.
 type Compression uint8
@@ -175,6 +243,8 @@ type Reader struct {
 	body   io.Closer
 	src    *sourceReader
 	capped *capReader
+	br     *bufio.Reader
+	gz     *gzip.Reader
 	zr     *zstd.Decoder
 	comp   Compression
 	lines  *lineReader
@@ -248,9 +318,11 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	r.objTime = r.objTime.UTC()
 
 	r.src = &sourceReader{r: body}
-	br := bufio.NewReaderSize(r.src, 64<<10)
+	br := opts.Pool.bufioReader(r.src)
+	r.br = br
 	magic, err := br.Peek(4)
 	if err != nil && err != io.EOF {
+		r.release()
 		body.Close()
 		return nil, fault.Retryable(fmt.Errorf("decode: reading %s: %w", r.name, err))
 	}
@@ -259,11 +331,13 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		r.comp = Gzip
-		zr, err := gzip.NewReader(br)
+		zr, err := opts.Pool.gzipReader(br)
 		if err != nil {
+			r.release()
 			body.Close()
 			return nil, r.classify(noEOF(err))
 		}
+		r.gz = zr
 		data = zr
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		r.comp = Zstd
@@ -272,6 +346,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 			zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
+			r.release()
 			body.Close()
 			return nil, r.classify(noEOF(err))
 		}
@@ -280,6 +355,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	case declared != None && len(magic) > 0:
 		head, _ := br.Peek(512)
 		if !looksLikeText(head) {
+			r.release()
 			body.Close()
 			return nil, fault.Permanent(fmt.Errorf("decode: %s is declared %s but does not start with a %s header: %w",
 				r.name, declared, declared, ErrCorrupt))
@@ -288,8 +364,18 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 			"object", r.name, "declared", declared.String())
 	}
 	r.capped = &capReader{r: data, max: opts.MaxDecompressedBytes}
-	r.lines = newLineReader(r.capped, opts.MaxLineBytes)
+	r.lines = newLineReader(r.capped, opts.MaxLineBytes, opts.Pool)
 	return r, nil
+}
+
+// release gives the Reader's buffers and decompressor back to the pool.
+func (r *Reader) release() {
+	var lines []byte
+	if r.lines != nil {
+		lines, r.lines.buf = r.lines.buf, nil
+	}
+	r.opts.Pool.put(r.br, lines, r.gz)
+	r.br, r.gz = nil, nil
 }
 
 // Records returns a function for deliver.Delivery.Records: each call opens
@@ -397,6 +483,7 @@ func (r *Reader) Close() error {
 	if r.err == nil {
 		r.err = errClosed
 	}
+	r.release()
 	return r.body.Close()
 }
 

@@ -193,6 +193,19 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the rest of the body to w, so that io.Copy (request
+// signing's hash, the transport's socket) needs no buffer of its own.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.off >= int64(len(r.b)) {
+		return 0, nil
+	}
+	n, err := w.Write(r.b[r.off:])
+	r.off += int64(n)
+	return int64(n), err
+}
+
 // Seek sets the offset of the next Read.
 func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 	r.mu.Lock()
@@ -241,6 +254,7 @@ func (r *Reader) detach() {
 // The reader is what transports and signers probe for.
 var _ interface {
 	io.ReadSeeker
+	io.WriterTo
 	io.Closer
 	Len() int
 } = (*Reader)(nil)

@@ -84,6 +84,13 @@ func TestPoolReusesBuffersAndDetachesReaders(t *testing.T) {
 	all, err := io.ReadAll(r2)
 	require.NoError(t, err)
 	assert.Equal(t, "second", string(all))
+	_, err = r2.Seek(1, io.SeekStart)
+	require.NoError(t, err)
+	var sb strings.Builder
+	n64, err := r2.WriteTo(&sb)
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), n64)
+	assert.Equal(t, "econd", sb.String())
 	_, err = r2.Seek(-1, io.SeekStart)
 	assert.Error(t, err)
 	end, err := r2.Seek(-2, io.SeekEnd)

@@ -1,0 +1,100 @@
+package decode
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logdelivery/logdelivery/deliver"
+)
+
+// Readers sharing a Pool, in turn and at once, decode every object as a
+// Reader of its own does: nothing of one object leaks into the next, and
+// a corrupt or plain object between them changes nothing.
+func TestPoolReusesStateSafely(t *testing.T) {
+	objects := [][]byte{
+		gzipped(t, `{"message":"first \"object\"","timestamp":"2024-01-02T03:04:05Z"}`+"\n"+strings.Repeat("x", 70_000)+"\nlast"),
+		[]byte("plain text object\nsecond line\n"),
+		append(gzipped(t, `{"message":"cut"}`+"\n"), 0xde, 0xad), // trailing garbage: corrupt
+		gzipped(t, `{"message":"short"}`, `[{"message":"a"},{"message":"b"}]`+"\n"),
+		{0x1f, 0x8b, 0x08}, // a truncated gzip header
+		gzipped(t, strings.Repeat(`{"message":"many lines","kubernetes":{"pod_name":"p"}}`+"\n", 3000)),
+	}
+	type outcome struct {
+		recs  []deliver.Record
+		stats deliver.DecodeStats
+		err   string
+	}
+	decodeWith := func(data []byte, pool *Pool) outcome {
+		var o outcome
+		rd, err := NewReader(body(data), deliver.Object{Key: "k.gz", Time: objTime}, func(opt *Options) { opt.Pool = pool })
+		if err != nil {
+			o.err = err.Error()
+			return o
+		}
+		for {
+			rec, err := rd.Next()
+			if err != nil {
+				if err.Error() != "EOF" {
+					o.err = err.Error()
+				}
+				break
+			}
+			o.recs = append(o.recs, rec)
+		}
+		o.stats = rd.Stats()
+		require.NoError(t, rd.Close())
+		return o
+	}
+	want := make([]outcome, len(objects))
+	for i, data := range objects {
+		want[i] = decodeWith(data, nil)
+	}
+	assert.NotEmpty(t, want[2].err, "the corrupt object fails")
+	assert.NotEmpty(t, want[4].err, "the truncated header fails")
+
+	var pool Pool
+	for round := range 3 {
+		for i, data := range objects {
+			assert.Equal(t, want[i], decodeWith(data, &pool), "object %d, round %d", i, round)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 5 {
+				i := (g + round) % len(objects)
+				assert.Equal(t, want[i], decodeWith(objects[i], &pool), fmt.Sprintf("goroutine %d, object %d", g, i))
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkSmallObjects decodes 200 KB objects one after another, as a
+// processor of collectors' frequent flushes does, with and without a Pool:
+// B/op is what each object costs the garbage collector.
+//
+//	go test -run '^$' -bench SmallObjects -benchmem ./internal/decode/
+func BenchmarkSmallObjects(b *testing.B) {
+	data := gzipped(b, string(genEvents(nil, 200_000, 3)))
+	for _, pooled := range []bool{false, true} {
+		b.Run(fmt.Sprintf("pool=%t", pooled), func(b *testing.B) {
+			var pool *Pool
+			if pooled {
+				pool = &Pool{}
+			}
+			b.SetBytes(200_000)
+			b.ReportAllocs()
+			for b.Loop() {
+				decodeAll(b, data, func(o *Options) { o.Pool = pool })
+			}
+		})
+	}
+}
