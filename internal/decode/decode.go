@@ -264,6 +264,7 @@ type Reader struct {
 	// records.
 	stream, namespace, pod, container, cluster, app, host interner
 	labels, namespaceLabels                               labelCache
+	k8s                                                   k8sMemo
 
 	warned [4]bool
 }
@@ -538,7 +539,7 @@ func (r *Reader) decodeLine(line []byte) (deliver.Record, bool) {
 	switch line[i] {
 	case '{':
 		var ev event
-		if ev.parse(line, i) {
+		if ev.parse(line, i, &r.k8s) {
 			return r.eventRecord(line, &ev)
 		}
 		r.stats.BadJSON++
@@ -574,7 +575,7 @@ func (r *Reader) nextElement() (deliver.Record, bool) {
 	switch v.kind {
 	case '{':
 		var ev event
-		ev.parse(elem, i)
+		ev.parse(elem, i, &r.k8s)
 		return r.eventRecord(elem, &ev)
 	case '"':
 		msg := v.bytes(b)
@@ -604,14 +605,21 @@ type event struct {
 
 // parse finds the fields of the event object starting at b[i] and reports
 // whether the line is a valid JSON object with nothing after it.
-func (ev *event) parse(b []byte, i int) bool {
+func (ev *event) parse(b []byte, i int, memo *k8sMemo) bool {
 	ev.start = i
 	m := members{b: b, i: i}
 	for m.nextKey() {
 		if string(m.key.bytes(b)) == "kubernetes" && m.i < len(b) && b[m.i] == '{' {
-			// Read the metadata object in the same pass that skips it.
+			// Read the metadata object in the same pass that skips it, or
+			// take it from the memo when the pod's last event had the same.
 			start := m.i
-			end, ok := ev.parseKubernetes(b, start)
+			end, ok := memo.lookup(ev, b, start)
+			if !ok {
+				end, ok = ev.parseKubernetes(b, start)
+				if ok {
+					memo.remember(ev, b, start, end)
+				}
+			}
 			if !m.skipTo(span{start: start, end: end, kind: '{'}, end, ok) {
 				break
 			}
@@ -678,6 +686,65 @@ func (ev *event) parseKubernetes(b []byte, i int) (int, bool) {
 		}
 	}
 	return m.i, !m.err
+}
+
+// k8sMemo remembers the last few "kubernetes" objects and the spans
+// parseKubernetes found in them, relative to the object's start. The
+// events of one pod carry byte-identical objects (hundreds of bytes of
+// names, labels and ids), so comparing bytes replaces scanning them: a
+// remembered object is valid JSON, so bytes equal to it are the same
+// complete object.
+type k8sMemo struct {
+	raw   [4][]byte
+	spans [4]k8sSpans
+	next  int
+}
+
+// k8sSpans are the fields of event that parseKubernetes sets.
+type k8sSpans struct {
+	pod, container, namespace, host, labels, namespaceLabels span
+}
+
+// maxMemoK8s is the largest object the memo keeps, so that hostile lines
+// cannot make it hold megabytes.
+const maxMemoK8s = 16 << 10
+
+func (k *k8sSpans) shift(d int) {
+	for _, s := range []*span{&k.pod, &k.container, &k.namespace, &k.host, &k.labels, &k.namespaceLabels} {
+		if s.kind != 0 {
+			s.start += d
+			s.end += d
+		}
+	}
+}
+
+// lookup sets the kubernetes fields of ev from a remembered object equal
+// to the one at b[start], and returns the index after it.
+func (k *k8sMemo) lookup(ev *event, b []byte, start int) (int, bool) {
+	rest := b[start:]
+	for i, raw := range k.raw {
+		if len(raw) == 0 || len(rest) < len(raw) || !bytes.Equal(rest[:len(raw)], raw) {
+			continue
+		}
+		sp := k.spans[i]
+		sp.shift(start)
+		ev.k8sPod, ev.k8sContainer, ev.k8sNamespace = sp.pod, sp.container, sp.namespace
+		ev.k8sHost, ev.k8sLabels, ev.k8sNamespaceLabels = sp.host, sp.labels, sp.namespaceLabels
+		return start + len(raw), true
+	}
+	return 0, false
+}
+
+// remember keeps the object b[start:end] that ev was just parsed from.
+func (k *k8sMemo) remember(ev *event, b []byte, start, end int) {
+	if end-start > maxMemoK8s {
+		return
+	}
+	sp := k8sSpans{ev.k8sPod, ev.k8sContainer, ev.k8sNamespace, ev.k8sHost, ev.k8sLabels, ev.k8sNamespaceLabels}
+	sp.shift(-start)
+	k.raw[k.next] = append(k.raw[k.next][:0], b[start:end]...)
+	k.spans[k.next] = sp
+	k.next = (k.next + 1) % len(k.raw)
 }
 
 // recordMeta is the source metadata of a record.

@@ -98,3 +98,51 @@ func BenchmarkSmallObjects(b *testing.B) {
 		})
 	}
 }
+
+// The kubernetes objects of the pods repeat, more pods than the memo
+// remembers, some differing from another only in their last bytes or by
+// escapes: every record gets its own pod's metadata.
+func TestKubernetesMemo(t *testing.T) {
+	k8s := func(pod, extra string) string {
+		return `{"container_name":"c-` + pod + `","pod_labels":{"app":"` + pod + `"},"pod_name":"` + pod +
+			`","pod_namespace":"ns","pod_node_name":"node-` + pod + `"` + extra + `}`
+	}
+	objs := []struct{ raw, pod, app, host string }{
+		{k8s("a", ""), "a", "a", "node-a"},
+		{k8s("b", ""), "b", "b", "node-b"},
+		{k8s("a", `,"x":1`), "a", "a", "node-a"}, // a's object plus a member
+		{`{"container_name":"c-e","pod_labels":{"app":"\u0065"},"pod_name":"e","pod_node_name":"node-e"}`, "e", "e", "node-e"}, // escapes
+		{k8s("c", ""), "c", "c", "node-c"},
+		{k8s("d", ""), "d", "d", "node-d"},
+		{k8s("f", `,"namespace_labels":{"team":"f"}`), "f", "f", "node-f"},
+		{`{"pod_name":"g"}`, "g", "", ""},
+	}
+	var in strings.Builder
+	var want []deliver.Record
+	for i := range 200 {
+		o := objs[(i*3)%len(objs)]
+		fmt.Fprintf(&in, `{"kubernetes":%s,"message":"m%d"}`+"\n", o.raw, i)
+		rec := deliver.Record{Pod: o.pod, Host: o.host, Message: fmt.Sprintf("m%d", i)}
+		if o.app != "" {
+			rec.Labels = map[string]string{"app": o.app}
+			rec.Container = "c-" + o.pod
+		}
+		if o.pod != "e" && o.pod != "g" {
+			rec.Namespace = "ns"
+		}
+		if o.pod == "f" {
+			rec.NamespaceLabels = map[string]string{"team": "f"}
+		}
+		want = append(want, rec)
+	}
+	recs, _, err := readAll(t, body([]byte(in.String())), deliver.Object{Key: "k", Time: objTime}, func(o *Options) {
+		o.Fields = deliver.FieldHost | deliver.FieldLabels | deliver.FieldNamespaceLabels
+	})
+	require.NoError(t, err)
+	require.Len(t, recs, len(want))
+	for i, rec := range recs {
+		got := deliver.Record{Pod: rec.Pod, Container: rec.Container, Namespace: rec.Namespace, Host: rec.Host,
+			Labels: rec.Labels, NamespaceLabels: rec.NamespaceLabels, Message: rec.Message}
+		assert.Equal(t, want[i], got, "record %d", i)
+	}
+}
