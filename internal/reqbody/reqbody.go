@@ -110,29 +110,51 @@ func AppendString(dst []byte, s string) []byte {
 // than the largest PutLogEvents body (1 MiB of events plus their JSON).
 const DefaultMaxRetained = 4 << 20
 
-// Pool is a pool of request-body buffers. The zero Pool is ready to use.
-// It holds buffers only between a Put and the next Get (and a garbage
-// collection may drop them), so the memory it keeps is bounded by the
-// requests in flight, which the destinations bound by their concurrency.
+// DefaultMaxIdle is the default of Pool.MaxIdle.
+const DefaultMaxIdle = 4
+
+// Pool is a pool of request-body buffers. The zero Pool is ready to use
+// and safe for concurrent use. Buffers in use are bounded by the requests
+// in flight, which the destinations bound by their concurrency; of the
+// buffers given back, Pool keeps MaxIdle for good (a sync.Pool would drop
+// them at every garbage collection, and a 1 MB body would be allocated
+// again after each) and leaves the others to the garbage collector.
 type Pool struct {
 	// MaxRetained is the largest buffer capacity kept for reuse; larger
 	// buffers are left to the garbage collector, so that one huge body
 	// does not stay pinned. Zero means DefaultMaxRetained.
 	MaxRetained int
+	// MaxIdle is the number of free buffers kept. Zero means
+	// DefaultMaxIdle.
+	MaxIdle int
 
-	pool sync.Pool
+	once sync.Once
+	free chan *Buffer
+}
+
+func (p *Pool) init() {
+	p.once.Do(func() {
+		n := p.MaxIdle
+		if n <= 0 {
+			n = DefaultMaxIdle
+		}
+		p.free = make(chan *Buffer, n)
+	})
 }
 
 // Get returns an empty buffer, reused when one is free.
 func (p *Pool) Get() *Buffer {
-	if b, ok := p.pool.Get().(*Buffer); ok {
+	p.init()
+	select {
+	case b := <-p.free:
 		return b
+	default:
+		return &Buffer{}
 	}
-	return &Buffer{}
 }
 
 // Put detaches the buffer's reader, if any, and keeps the buffer for
-// reuse. The buffer must not be used after Put.
+// reuse when there is room. The buffer must not be used after Put.
 func (p *Pool) Put(b *Buffer) {
 	if b == nil {
 		return
@@ -149,7 +171,11 @@ func (p *Pool) Put(b *Buffer) {
 		return
 	}
 	b.B = b.B[:0]
-	p.pool.Put(b)
+	p.init()
+	select {
+	case p.free <- b:
+	default:
+	}
 }
 
 // Buffer is a request body being written or sent.

@@ -76,8 +76,9 @@ func TestPoolReusesBuffersAndDetachesReaders(t *testing.T) {
 	assert.Equal(t, io.EOF, err)
 	assert.Zero(t, r.Len())
 
-	// The buffer's memory is reused (when the pool kept it) and empty.
+	// The buffer's memory is reused, empty.
 	b2 := p.Get()
+	assert.Same(t, b, b2)
 	assert.Empty(t, b2.B)
 	b2.B = append(b2.B, "second"...)
 	r2 := b2.Reader()
@@ -96,6 +97,19 @@ func TestPoolReusesBuffersAndDetachesReaders(t *testing.T) {
 	end, err := r2.Seek(-2, io.SeekEnd)
 	require.NoError(t, err)
 	assert.Equal(t, int64(4), end)
+}
+
+func TestPoolKeepsMaxIdle(t *testing.T) {
+	p := Pool{MaxIdle: 2}
+	bufs := []*Buffer{p.Get(), p.Get(), p.Get()}
+	for _, b := range bufs {
+		b.B = append(b.B, 'x')
+		p.Put(b)
+	}
+	a, b, c := p.Get(), p.Get(), p.Get()
+	assert.Same(t, bufs[0], a)
+	assert.Same(t, bufs[1], b)
+	assert.NotSame(t, bufs[2], c, "the third was not kept")
 }
 
 func TestPoolDropsHugeBuffers(t *testing.T) {
