@@ -74,6 +74,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -148,6 +149,11 @@ type Options struct {
 	// many small objects does not allocate them for every object. Share
 	// one Pool between the Readers of a process. Default: none.
 	Pool *Pool
+	// Sequential decompresses on the goroutine that calls Next. By
+	// default, when GOMAXPROCS is above 1, a compressed object is
+	// decompressed on a goroutine of its own, up to 256 KiB ahead of the
+	// decoder, so that decompression and decoding overlap.
+	Sequential bool
 }
 
 // Pool keeps the buffers and decompressors of closed Readers for the next
@@ -155,7 +161,23 @@ type Options struct {
 // holds only what closed Readers gave back (a garbage collection may drop
 // it).
 type Pool struct {
-	reads, lines, gzips sync.Pool
+	reads, lines, gzips, blocks sync.Pool
+}
+
+func (p *Pool) block() []byte {
+	if p != nil {
+		if b, ok := p.blocks.Get().(*[]byte); ok {
+			return *b
+		}
+	}
+	return make([]byte, aheadBlockSize)
+}
+
+func (p *Pool) putBlock(b []byte) {
+	if p != nil && cap(b) == aheadBlockSize {
+		b = b[:aheadBlockSize]
+		p.blocks.Put(&b)
+	}
 }
 
 func (p *Pool) bufioReader(r io.Reader) *bufio.Reader {
@@ -243,6 +265,7 @@ type Reader struct {
 	body   io.Closer
 	src    *sourceReader
 	capped *capReader
+	ahead  *aheadReader // decompressing on its own goroutine; nil when not
 	br     *bufio.Reader
 	gz     *gzip.Reader
 	zr     *zstd.Decoder
@@ -365,7 +388,13 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 			"object", r.name, "declared", declared.String())
 	}
 	r.capped = &capReader{r: data, max: opts.MaxDecompressedBytes}
-	r.lines = newLineReader(r.capped, opts.MaxLineBytes, opts.Pool)
+	var lines io.Reader = r.capped
+	if r.comp != None && !opts.Sequential && runtime.GOMAXPROCS(0) > 1 {
+		capped, src := r.capped, r.src
+		r.ahead = startAhead(capped, func() (int64, int64) { return capped.n, src.n }, opts.Pool)
+		lines = r.ahead
+	}
+	r.lines = newLineReader(lines, opts.MaxLineBytes, opts.Pool)
 	return r, nil
 }
 
@@ -463,9 +492,15 @@ func (r *Reader) Next() (deliver.Record, error) {
 // Stats reports what was decoded and skipped so far.
 func (r *Reader) Stats() deliver.DecodeStats {
 	s := r.stats
-	s.InputBytes = r.capped.n
+	var out, in int64
+	if r.ahead != nil {
+		out, in = r.ahead.out, r.ahead.in
+	} else {
+		out, in = r.capped.n, r.src.n
+	}
+	s.InputBytes = out
 	if r.comp != None {
-		s.CompressedIn = r.src.n
+		s.CompressedIn = in
 	}
 	return s
 }
@@ -477,15 +512,21 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.err == nil {
+		r.err = errClosed
+	}
+	var err error
+	if r.ahead != nil {
+		err = r.ahead.stopAndWait(r.body.Close, r.opts.Pool)
+	} else {
+		err = r.body.Close()
+	}
 	if r.zr != nil {
 		r.zr.Close()
 		r.zr = nil
 	}
-	if r.err == nil {
-		r.err = errClosed
-	}
 	r.release()
-	return r.body.Close()
+	return err
 }
 
 // noEOF turns io.EOF, which means a truncated header where a header is

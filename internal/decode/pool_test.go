@@ -1,10 +1,14 @@
 package decode
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -145,4 +149,61 @@ func TestKubernetesMemo(t *testing.T) {
 			Labels: rec.Labels, NamespaceLabels: rec.NamespaceLabels, Message: rec.Message}
 		assert.Equal(t, want[i], got, "record %d", i)
 	}
+}
+
+// Decompressing ahead, on a goroutine of its own, decodes what the
+// sequential path decodes, ends with the same errors and counts, and a
+// Reader closed early, even with its body blocked in a read, stops the
+// goroutine.
+func TestDecompressAhead(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("decompression ahead needs GOMAXPROCS > 1")
+	}
+	big := gzipped(t, string(genEvents(nil, 3<<20, 5)))
+	objects := map[string][]byte{
+		"big":       big,
+		"corrupt":   append(big[:len(big)/2:len(big)/2], bytes.Repeat([]byte{0xff}, 5000)...),
+		"truncated": big[:len(big)-100],
+		"members":   gzipped(t, "a\n", "b\n", `{"message":"c"}`),
+	}
+	for name, data := range objects {
+		for _, maxBytes := range []int64{0, 1 << 20} {
+			var seq, ahead []deliver.Record
+			var seqStats, aheadStats deliver.DecodeStats
+			var seqErr, aheadErr error
+			seq, seqStats, seqErr = readAll(t, body(data), deliver.Object{Key: "k.gz", Time: objTime}, func(o *Options) {
+				o.Sequential, o.MaxDecompressedBytes = true, maxBytes
+			})
+			ahead, aheadStats, aheadErr = readAll(t, body(data), deliver.Object{Key: "k.gz", Time: objTime}, func(o *Options) {
+				o.MaxDecompressedBytes = maxBytes
+			})
+			assert.Equal(t, len(seq), len(ahead), "%s, max %d", name, maxBytes)
+			assert.Equal(t, seq, ahead, "%s, max %d", name, maxBytes)
+			assert.Equal(t, fmt.Sprint(seqErr), fmt.Sprint(aheadErr), "%s, max %d", name, maxBytes)
+			assert.Equal(t, seqStats, aheadStats, "%s, max %d", name, maxBytes)
+		}
+	}
+
+	before := runtime.NumGoroutine()
+	var pool Pool
+	for range 10 {
+		rd, err := NewReader(body(big), deliver.Object{Key: "k.gz", Time: objTime}, func(o *Options) { o.Pool = &pool })
+		require.NoError(t, err)
+		_, err = rd.Next()
+		require.NoError(t, err)
+		require.NoError(t, rd.Close())
+	}
+	// A body whose read blocks until it is closed.
+	pr, pw := io.Pipe()
+	go func() { pw.Write(big[:len(big)/3]) }()
+	rd, err := NewReader(&deliver.Body{ReadCloser: pr}, deliver.Object{Key: "k.gz", Time: objTime})
+	require.NoError(t, err)
+	_, err = rd.Next()
+	require.NoError(t, err)
+	require.NoError(t, rd.Close())
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+1 && time.Now().Before(deadline) { // +1: the writer, blocked on the closed pipe until it fails
+		time.Sleep(time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before+1, "decompressing goroutines stopped")
 }
