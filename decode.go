@@ -87,7 +87,7 @@ func (s *source) decode(ctx context.Context, fields deliver.Fields) (deliver.Rec
 	if err != nil {
 		return nil, err
 	}
-	return s.d.opts.Decode.newReader(body, s.obj, s.key, fields, s.d.opts.Logger)
+	return s.d.opts.Decode.newReader(body, s.obj, s.key, fields, s.d.opts.Logger, &s.d.decodePool)
 }
 
 // reading is one delivery's use of its source's records.
@@ -182,7 +182,7 @@ func (r *selected) Stats() deliver.DecodeStats {
 	return st
 }
 
-func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key keyparse.Key, fields deliver.Fields, log *slog.Logger) (deliver.RecordReader, error) {
+func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key keyparse.Key, fields deliver.Fields, log *slog.Logger, pool *decode.Pool) (deliver.RecordReader, error) {
 	return decode.NewReader(body, obj, func(do *decode.Options) {
 		if o.MaxDecompressedBytes > 0 {
 			do.MaxDecompressedBytes = o.MaxDecompressedBytes
@@ -193,5 +193,6 @@ func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key key
 		do.Application = key.Application
 		do.Fields = fields
 		do.Logger = log
+		do.Pool = pool
 	})
 }

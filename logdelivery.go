@@ -33,6 +33,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/fault"
+	"github.com/logdelivery/logdelivery/internal/decode"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/ledger"
 	"github.com/logdelivery/logdelivery/limits"
@@ -171,6 +172,7 @@ type Dispatcher struct {
 	sem          *semaphore.Weighted // all deliveries and lookups
 	tenants      keyedLimiter        // deliveries per tenant, across Dispatch calls
 	destinations keyedLimiter        // deliveries per (tenant, config type)
+	decodePool   decode.Pool         // buffers and decompressors lent to record readers
 	closeOnce    sync.Once
 	closeErr     error
 }

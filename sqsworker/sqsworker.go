@@ -96,10 +96,12 @@ type Options struct {
 	// Observer, when set, is told what the worker does with messages, for
 	// metrics (metrics.Worker is one). Default: none.
 	Observer Observer
-	// Logger receives failures and lifecycle events. The failure lines of
-	// a message carry its receive_count (SQS's ApproximateReceiveCount, 1
-	// on the first delivery), to tell a first failure from one nearing the
-	// dead-letter queue's maxReceiveCount. Default: discard.
+	// Logger receives failures, lifecycle events, one Info line per
+	// processed message (logdelivery.MessageResult.LogSummary) and the
+	// totals when Run returns. The failure lines of a message carry its
+	// receive_count (SQS's ApproximateReceiveCount, 1 on the first
+	// delivery), to tell a first failure from one nearing the dead-letter
+	// queue's maxReceiveCount. Default: discard.
 	Logger *slog.Logger
 }
 
@@ -249,6 +251,9 @@ type Worker struct {
 	d        *logdelivery.Dispatcher
 	opts     Options
 
+	// totals is what this worker processed, logged when Run returns.
+	totals logdelivery.Totals
+
 	lastReceive atomic.Int64 // unix nanos of the last successful receive
 	running     atomic.Bool
 	received    atomic.Bool  // some receive of this Run succeeded
@@ -385,6 +390,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.d.Close(); err != nil {
 		w.opts.Logger.Error("closing the dispatcher", "error", err)
 	}
+	w.opts.Logger.Info("stopped", "totals", &w.totals)
 	return nil
 }
 
@@ -413,6 +419,8 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	if res.Err != nil || res.Results.Count(logdelivery.Failed) > 0 {
 		res.LogFailures(ctx, w.opts.Logger.With(receiveCount(m)...))
 	}
+	res.LogSummary(ctx, w.opts.Logger, time.Since(started))
+	w.totals.Add(res)
 	if w.opts.Flusher != nil {
 		if err := w.opts.Flusher.Flush(); err != nil {
 			w.opts.Logger.Error("flushing metrics", "error", err)
