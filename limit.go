@@ -37,6 +37,17 @@ func (d *Dispatcher) admit(ctx context.Context, j job) (*limits.Permit, error) {
 	return p, nil
 }
 
+// rated reports whether a delivery under p has records to charge: its
+// tenant and kind have a rate (a change of the limits reaches the next
+// deliveries).
+func rated(p *limits.Permit) bool {
+	if p == nil {
+		return false
+	}
+	l := p.Limits()
+	return l.EventsPerSecond > 0 || l.BytesPerSecond > 0
+}
+
 // sharedSlot is a delivery's slot of the Dispatcher's shared workers
 // (MaxConcurrency), which it gives up while it waits for its tenant's
 // limits and takes back before it goes on. It is safe for concurrent use:
