@@ -313,3 +313,56 @@ func TestMessageRetryAfter(t *testing.T) {
 	assert.Equal(t, 3*time.Second, res(limited, fault.Permanent(errors.New("gone"))).RetryAfter(), "permanent failures are not retried")
 	assert.Zero(t, res(nil).RetryAfter())
 }
+
+// A tenant limited on one kind still delivers to its other kinds: the
+// limited stream waits on its own while the other reads the shared decode
+// to the end.
+func TestLimitedKindDoesNotHoldTheTenantsOtherKinds(t *testing.T) {
+	objects := newObjects()
+	key := objects.add(t, "c1/acme/shop/pod/1764496800-a.json.gz", 5000)
+	sl := &blockingSleep{fakeSleep: fakeSleep{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		waiting: make(chan struct{}, 16), release: make(chan struct{})}
+	o, err := limits.ParseOverrides([]byte("overrides: {acme: {kinds: {slow: {events_per_second: 1000, events_burst: 10}}}}"))
+	require.NoError(t, err)
+	lim, err := limits.New(func(lo *limits.Options) {
+		lo.Overrides, lo.MaxWait = o, time.Hour
+		lo.Now, lo.Sleep = sl.Now, sl.Sleep
+	})
+	require.NoError(t, err)
+	fast, slow := &counting{}, &counting{}
+	store := newStore(t, tenant.DeliveryConfig{TenantID: "acme", Type: "fast"}, tenant.DeliveryConfig{TenantID: "acme", Type: "slow"})
+	d, err := logdelivery.NewDispatcher(store, recordKinds(t, map[string]deliver.Deliverer{"fast": fast, "slow": slow}),
+		func(do *logdelivery.Options) { do.Opener, do.Limits = objects, lim })
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	done := make(chan logdelivery.Results, 1)
+	go func() { done <- d.Dispatch(ctx, obj("m", key)) }()
+	select {
+	case <-sl.waiting:
+	case <-ctx.Done():
+		t.Fatal("the slow kind never waited for its rate")
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		fast.mu.Lock()
+		n := fast.got["acme"]
+		fast.mu.Unlock()
+		if n == 5000 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the unlimited kind was held by the limited one (%d of 5000)", n)
+		time.Sleep(time.Millisecond)
+	}
+	close(sl.release)
+	go func() {
+		for range sl.waiting {
+		}
+	}()
+	rs := <-done
+	require.Len(t, rs, 2)
+	for _, r := range rs {
+		assert.Equal(t, logdelivery.Delivered, r.Outcome, "%s: %v", r.Destination, r.Err)
+		assert.Equal(t, int64(5000), r.Receipt.Events, r.Destination)
+	}
+}
