@@ -393,6 +393,7 @@ func (r *run) read(rr deliver.RecordReader) error {
 		}
 		if r.pos++; r.pos <= r.resume {
 			r.rcpt.Resumed++
+			deliver.SkipRecord(rr)
 			continue
 		}
 		r.add(&rec)
