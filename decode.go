@@ -11,6 +11,7 @@ import (
 	"github.com/logdelivery/logdelivery/internal/decode"
 	"github.com/logdelivery/logdelivery/internal/fanout"
 	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/limits"
 	"github.com/logdelivery/logdelivery/selector"
 )
 
@@ -86,7 +87,7 @@ func (s *source) decode(ctx context.Context, fields deliver.Fields) (deliver.Rec
 	if err != nil {
 		return nil, err
 	}
-	return s.d.opts.Decode.newReader(body, s.obj, s.key, fields, s.d.opts.Logger)
+	return s.d.opts.Decode.newReader(body, s.obj, s.key, fields, s.d.opts.Logger, &s.d.decodePool)
 }
 
 // reading is one delivery's use of its source's records.
@@ -98,6 +99,16 @@ type reading struct {
 
 	mu     sync.Mutex
 	called bool // Records was called
+	permit *limits.Permit
+	slot   *sharedSlot
+}
+
+// limit charges the records the delivery reads to permit (nil: no
+// limits), which waits without slot.
+func (rd *reading) limit(permit *limits.Permit, slot *sharedSlot) {
+	rd.mu.Lock()
+	rd.permit, rd.slot = permit, slot
+	rd.mu.Unlock()
 }
 
 // reading returns the records access of a delivery with plan p.
@@ -112,16 +123,26 @@ func (rd *reading) records(ctx context.Context) (deliver.RecordReader, error) {
 	rd.mu.Lock()
 	first := !rd.called
 	rd.called = true
+	permit, slot := rd.permit, rd.slot
 	rd.mu.Unlock()
 	key, sel := rd.src.key, rd.sel
+	var rr deliver.RecordReader
 	if first && rd.shared {
-		return rd.src.stream.Reader(ctx, func(r *deliver.Record) bool { return sel.Record(key, r) })
+		var err error
+		if rr, err = rd.src.stream.Reader(ctx, func(r *deliver.Record) bool { return sel.Record(key, r) }); err != nil {
+			return nil, err
+		}
+	} else {
+		dec, err := rd.src.decode(ctx, rd.fields)
+		if err != nil {
+			return nil, err
+		}
+		rr = &selected{RecordReader: dec, key: key, sel: sel}
 	}
-	rr, err := rd.src.decode(ctx, rd.fields)
-	if err != nil {
-		return nil, err
+	if permit != nil {
+		rr = &limitedReader{RecordReader: rr, ctx: ctx, permit: permit, slot: slot}
 	}
-	return &selected{RecordReader: rr, key: key, sel: sel}, nil
+	return rr, nil
 }
 
 // done ends the delivery's use of the source: a delivery that never read
@@ -161,7 +182,7 @@ func (r *selected) Stats() deliver.DecodeStats {
 	return st
 }
 
-func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key keyparse.Key, fields deliver.Fields, log *slog.Logger) (deliver.RecordReader, error) {
+func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key keyparse.Key, fields deliver.Fields, log *slog.Logger, pool *decode.Pool) (deliver.RecordReader, error) {
 	return decode.NewReader(body, obj, func(do *decode.Options) {
 		if o.MaxDecompressedBytes > 0 {
 			do.MaxDecompressedBytes = o.MaxDecompressedBytes
@@ -172,5 +193,6 @@ func (o DecodeOptions) newReader(body *deliver.Body, obj deliver.Object, key key
 		do.Application = key.Application
 		do.Fields = fields
 		do.Logger = log
+		do.Pool = pool
 	})
 }

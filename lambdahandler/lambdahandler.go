@@ -62,6 +62,18 @@ type Options struct {
 	// Flusher, when set, is flushed at the end of every invocation (for
 	// example a *metrics.EMF writing to stdout).
 	Flusher interface{ Flush() error }
+	// Visibility, when set, makes a message reported for retry whose
+	// retryable failures all carry a retry-after hint (a tenant over its
+	// limits, see package limits) visible again after the hint, rounded
+	// up to whole seconds (ChangeMessageVisibility on its queue), instead
+	// of after the queue's visibility timeout: it comes back when it can
+	// succeed, neither sooner (spinning on the limit) nor later. The
+	// function's role needs sqs:ChangeMessageVisibility on the queue.
+	// Default: none.
+	Visibility VisibilityChanger
+	// QueueURL returns the URL of the queue of a record's eventSourceARN,
+	// for Visibility. Default: QueueURLFromARN.
+	QueueURL func(eventSourceARN string) (string, error)
 	// Logger receives one line per failed delivery, one Info line per
 	// message (logdelivery.MessageResult.LogSummary) and, at Close, the
 	// totals of the function instance. Default: discard.
@@ -105,6 +117,9 @@ func New(d *logdelivery.Dispatcher, optFns ...func(*Options)) (*Handler, error) 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.QueueURL == nil {
+		o.QueueURL = QueueURLFromARN
+	}
 	return h, nil
 }
 
@@ -146,6 +161,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		m.LogFailures(ctx, h.opts.Logger)
 		m.LogSummary(ctx, h.opts.Logger, time.Since(started))
 		h.totals.Add(m)
+		if m.Retry() {
+			h.delayRetry(settleCtx, ev.Records[i], m) // after its retry-after hint, with Visibility
+		}
 		if m.Retry() || m.Failed() && !h.settlePermanent(settleCtx, ev.Records[i].Body, m) {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.ID})
 		}

@@ -60,7 +60,10 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	// RetryDelay is the visibility given to a message that needs a retry,
 	// so that a throttled destination is not hammered: whole seconds, at
-	// most 12h (SQS's maximum visibility). Default: 30s.
+	// most 12h (SQS's maximum visibility). Default: 30s. A message whose
+	// retryable failures all carry a retry-after hint (a tenant over its
+	// limits, see package limits) gets the hint instead, rounded up to
+	// whole seconds.
 	RetryDelay time.Duration
 	// MaxProcessingTime bounds the processing of one message, so that a
 	// destination that hangs cannot hold a worker slot (and keep its message
@@ -125,7 +128,9 @@ const (
 	// Deleted: nothing in the message needs a retry.
 	Deleted Settlement = iota
 	// Released: something failed retryably; the message is visible again
-	// after RetryDelay (at once when shutdown cut it short).
+	// after RetryDelay, or after its failures' retry-after hint when they
+	// all carry one (a tenant over its limits), at once when shutdown cut
+	// it short.
 	Released
 	// Parked: it failed permanently and was sent to the failure queue,
 	// then deleted.
@@ -429,7 +434,7 @@ func (w *Worker) settle(ctx, settleCtx context.Context, m types.Message, res log
 	id, handle := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
 	switch {
 	case res.Retry():
-		delay := w.opts.RetryDelay
+		delay := w.retryDelay(res) // RetryDelay, or the failures' retry-after hint
 		if errors.Is(ctx.Err(), context.Canceled) {
 			delay = 0 // cut short by shutdown: let another worker take over now
 		}

@@ -52,6 +52,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,7 @@ import (
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/awserr"
 	"github.com/logdelivery/logdelivery/internal/cwbatch"
+	"github.com/logdelivery/logdelivery/internal/reqbody"
 	"github.com/logdelivery/logdelivery/keyparse"
 )
 
@@ -109,8 +111,11 @@ type Options struct {
 	// AWSConfig.Region. A delivery with neither fails permanently.
 	Region string
 	// NewClient builds a client for a region and credentials. Default: a
-	// cloudwatchlogs.Client from AWSConfig with retries disabled and an HTTP
-	// client shared by every client of this Deliverer.
+	// cloudwatchlogs.Client from AWSConfig with retries disabled, an HTTP
+	// client shared by every client of this Deliverer, and its own
+	// PutLogEvents body writer (pooled buffers; see serialize.go), one
+	// client per region and credentials provider, reused by later
+	// deliveries.
 	NewClient func(region string, creds aws.CredentialsProvider) Client
 	// StreamTemplate names the log stream of a record, formatted with
 	// keyparse from the object key, overridden by the record's own cluster,
@@ -206,24 +211,64 @@ func New(chain credentials.CredentialChain, optFns ...func(*Options)) (*Delivere
 		o.Now = time.Now
 	}
 	if o.NewClient == nil {
-		base := o.AWSConfig.Copy()
-		if base.HTTPClient == nil {
-			base.HTTPClient = awshttp.NewBuildableClient()
-		}
-		o.NewClient = func(region string, creds aws.CredentialsProvider) Client {
-			cfg := base.Copy()
-			cfg.Region = region
-			cfg.Credentials = creds
-			return cloudwatchlogs.NewFromConfig(cfg, func(co *cloudwatchlogs.Options) {
-				co.Retryer = aws.NopRetryer{}
-			})
-		}
+		o.NewClient = newClients(o.AWSConfig)
 	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Deliverer{chain: chain, opts: o, template: tmpl, log: log, locks: map[string]*streamLock{}}, nil
+}
+
+// maxClients bounds the clients the default NewClient keeps: past it the
+// cache starts over, so that a processor serving many tenants does not
+// hold a client per role for ever.
+const maxClients = 1024
+
+// newClients returns the default NewClient: SDK clients from base, one per
+// region and credentials provider, sharing one HTTP client and one pool of
+// request bodies.
+func newClients(awsConfig aws.Config) func(region string, creds aws.CredentialsProvider) Client {
+	base := awsConfig.Copy()
+	if base.HTTPClient == nil {
+		base.HTTPClient = awshttp.NewBuildableClient()
+	}
+	bodies := &reqbody.Pool{}
+	type key struct {
+		region string
+		creds  aws.CredentialsProvider
+	}
+	var mu sync.Mutex
+	clients := map[key]Client{}
+	build := func(region string, creds aws.CredentialsProvider) Client {
+		cfg := base.Copy()
+		cfg.Region = region
+		cfg.Credentials = creds
+		return cloudwatchlogs.NewFromConfig(cfg, func(co *cloudwatchlogs.Options) {
+			co.Retryer = aws.NopRetryer{}
+			co.APIOptions = append(co.APIOptions, withBodyWriter(bodies))
+		})
+	}
+	return func(region string, creds aws.CredentialsProvider) Client {
+		// Credential chains cache their providers, so a tenant's role
+		// gives the same provider every time; one that is not comparable
+		// (a func) gets a client of its own.
+		if creds == nil || !reflect.TypeOf(creds).Comparable() {
+			return build(region, creds)
+		}
+		k := key{region, creds}
+		mu.Lock()
+		defer mu.Unlock()
+		if c, ok := clients[k]; ok {
+			return c
+		}
+		if len(clients) >= maxClients {
+			clear(clients)
+		}
+		c := build(region, creds)
+		clients[k] = c
+		return c
+	}
 }
 
 // mustAccount returns the account of a role ARN the settings validated.

@@ -22,7 +22,6 @@ import (
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch/cloudwatchtest"
 	"github.com/logdelivery/logdelivery/deliver/file"
-	"github.com/logdelivery/logdelivery/internal/cwbatch"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 )
@@ -221,7 +220,7 @@ func (s signingSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, opt
 // newFake starts the CloudWatch Logs fake with every tenant's log group.
 // Streams are created by the deliverer on demand, as in production.
 func newFake(tenants int, latency time.Duration) *cloudwatchtest.Server {
-	f := cloudwatchtest.NewServer(cloudwatchtest.Options{DiscardEvents: true, Now: func() time.Time { return clock }, Latency: latency})
+	f := cloudwatchtest.NewServer(cloudwatchtest.Options{DiscardEvents: true, Digest: true, Now: func() time.Time { return clock }, Latency: latency})
 	for i := range tenants {
 		f.CreateLogGroup(logGroup(tenantName(i)))
 	}
@@ -236,29 +235,23 @@ type endpointStats struct {
 	Streams         int           // streams written
 	Events          int64         // events in accepted batches
 	Rejected        int64         // events reported in rejectedLogEventsInfo
-	MinCalls        int64         // fewest PutLogEvents calls the limits allow, per stream
+	MinCalls        int64         // fewest PutLogEvents calls the limits allow, per object and stream
 	CPU             time.Duration // the endpoint's process during delivery, when it is not the delivery's
+	Digest          string        // of the accepted events (cloudwatchtest.Server.Digest)
 }
 
-func fakeStats(f *cloudwatchtest.Server) endpointStats {
-	type sum struct{ events, bytes int64 }
-	perStream := map[[2]string]*sum{}
-	s := endpointStats{PutLogEvents: f.Calls("PutLogEvents"), CreateLogStream: f.Calls("CreateLogStream")}
+func fakeStats(f *cloudwatchtest.Server, m manifest) endpointStats {
+	s := endpointStats{
+		PutLogEvents: f.Calls("PutLogEvents"), CreateLogStream: f.Calls("CreateLogStream"),
+		MinCalls: m.minCalls(), Digest: f.Digest(),
+	}
+	streams := map[[2]string]bool{}
 	for _, b := range f.Batches() {
-		k := [2]string{b.Group, b.Stream}
-		if perStream[k] == nil {
-			perStream[k] = &sum{}
-		}
-		perStream[k].events += int64(b.Events)
-		perStream[k].bytes += int64(b.Bytes)
+		streams[[2]string{b.Group, b.Stream}] = true
 		s.Accepted++
 		s.Events += int64(b.Events - b.Rejected)
 		s.Rejected += int64(b.Rejected)
 	}
-	// Batches cannot mix streams: the minimum is the sum of each stream's.
-	for _, st := range perStream {
-		s.MinCalls += cwbatch.MinCalls(st.events, st.bytes)
-	}
-	s.Streams = len(perStream)
+	s.Streams = len(streams)
 	return s
 }

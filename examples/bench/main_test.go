@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -38,7 +39,7 @@ func field(t *testing.T, report, name string) int64 {
 
 func TestRunInProcess(t *testing.T) {
 	var out bytes.Buffer
-	o := options{spec: spec{Size: 300_000, Objects: 3, Tenants: 2, Streams: 2, Format: formatMixed}, inProcess: true}
+	o := options{spec: spec{Size: 300_000, Objects: 3, Tenants: 2, Streams: 2, Format: formatMixed}, inProcess: true, runs: 1}
 	code, err := run(context.Background(), o, &out, io.Discard)
 	require.NoError(t, err)
 	report := out.String()
@@ -53,7 +54,7 @@ func TestRunInChild(t *testing.T) {
 	var out bytes.Buffer
 	dir := t.TempDir()
 	prof := filepath.Join(t.TempDir(), "cpu.prof")
-	o := options{spec: spec{Size: 100_000, Objects: 2, Tenants: 1, Streams: 1, Format: formatMixed}, dir: dir}
+	o := options{spec: spec{Size: 100_000, Objects: 2, Tenants: 1, Streams: 1, Format: formatMixed}, dir: dir, runs: 1}
 	o.CPU = prof
 	code, err := run(context.Background(), o, &out, io.Discard)
 	require.NoError(t, err)
@@ -76,13 +77,13 @@ func TestRunInChild(t *testing.T) {
 // carries 10,000 events, the fewest calls possible.
 func TestRunShortEventsMakesMinimalCalls(t *testing.T) {
 	var out bytes.Buffer
-	o := options{spec: spec{Size: 20_000_000, Objects: 1, Tenants: 1, Streams: 1, Format: formatShort}, inProcess: true}
+	o := options{spec: spec{Size: 20_000_000, Objects: 1, Tenants: 1, Streams: 1, Format: formatShort}, inProcess: true, runs: 1}
 	code, err := run(context.Background(), o, &out, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, 0, code, out.String())
 	events := field(t, out.String(), "events")
 	require.Greater(t, events, int64(10_000), "more than one batch")
-	m := regexp.MustCompile(`PutLogEvents\s+(\d+) calls: (\d+) accepted.*minimum (\d+),`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`PutLogEvents\s+(\d+) calls: (\d+) accepted.*minimum (\d+) `).FindStringSubmatch(out.String())
 	require.NotNil(t, m, out.String())
 	assert.Equal(t, m[3], m[2], "accepted calls are the minimum")
 	assert.Equal(t, strconv.FormatInt((events+9_999)/10_000, 10), m[3])
@@ -109,10 +110,62 @@ func TestRunRejectsBadSpecs(t *testing.T) {
 		{Size: 1000, Objects: 1, Tenants: 2, Streams: 1, Format: formatMixed},
 		{Size: 1000, Objects: 1, Tenants: 1, Streams: 0, Format: formatMixed},
 		{Size: 1000, Objects: 1, Tenants: 1, Streams: 1, Format: "long"},
+		{Size: 1000, Objects: 4, Tenants: 2, Streams: 1, Pods: 3, Format: formatMixed},
 	} {
-		_, err := run(context.Background(), options{spec: s}, io.Discard, io.Discard)
+		_, err := run(context.Background(), options{spec: s, runs: 1}, io.Discard, io.Discard)
 		assert.Error(t, err, "%+v", s)
 	}
+}
+
+func TestRunRejectsBadOptions(t *testing.T) {
+	good := spec{Size: 1000, Objects: 1, Tenants: 1, Streams: 1, Format: formatMixed}
+	for _, o := range []options{
+		{spec: good, runs: 0},
+		{spec: good, runs: 1, workloads: []string{"2GB"}},
+		{spec: good, runs: 1, before: "HEAD", inProcess: true},
+	} {
+		_, err := run(context.Background(), o, io.Discard, io.Discard)
+		assert.Error(t, err, "%+v", o)
+	}
+}
+
+// Small objects of shared pods: the summary compares with the floor, the
+// minimum counts each object's streams, and repeated runs deliver the same
+// events.
+func TestRunSharedPodsSummary(t *testing.T) {
+	var out bytes.Buffer
+	o := options{spec: spec{Size: 50_000, Objects: 8, Tenants: 2, Streams: 1, Pods: 4, Format: formatMixed}, runs: 2}
+	code, err := run(context.Background(), o, &out, io.Discard)
+	require.NoError(t, err)
+	report := out.String()
+	require.Equal(t, 0, code, report)
+	assert.Regexp(t, `CreateLogStream\s+4 calls for 4 streams`, report, "objects of one pod share its stream")
+	assert.Regexp(t, `PutLogEvents accepted ÷ minimum\s+1\.000 \(8 ÷ 8\)`, report, "one call per small object")
+	assert.Regexp(t, `CPU ratio \(floor ÷ processor\)\s+\d+\.\d\d`, report)
+	assert.Regexp(t, `floor \(compress/gzip, count lines, one reader\): [0-9.]+ s CPU, [0-9.]+ s wall, \d+ lines`, report)
+	assert.Regexp(t, `digest\s+[0-9a-f]{64} `, report)
+	assert.NotContains(t, report, "FAILED")
+}
+
+// -before builds the delivery child of a git revision and measures it
+// beside this build: both deliver the same events.
+func TestRunBeforeRevision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command at HEAD; skipped with -short")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	if err := exec.Command("git", "rev-parse", "HEAD").Run(); err != nil {
+		t.Skip("not in a git repository")
+	}
+	var out bytes.Buffer
+	o := options{spec: spec{Size: 100_000, Objects: 2, Tenants: 1, Streams: 1, Format: formatMixed}, runs: 1, before: "HEAD"}
+	code, err := run(context.Background(), o, &out, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 0, code, out.String())
+	assert.Contains(t, out.String(), "before (HEAD)")
+	assert.Regexp(t, `digest of delivered events\s+[0-9a-f]{16}… \(same\)`, out.String())
 }
 
 func TestParseSize(t *testing.T) {

@@ -74,7 +74,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -142,7 +144,95 @@ type Options struct {
 	// Logger receives a warning for the first bad line of each kind in an
 	// object (later ones are only counted). Default: discard.
 	Logger *slog.Logger
+	// Pool, when set, lends the Reader its read buffer, line buffer and
+	// gzip decompressor, which Close gives back, so that a processor of
+	// many small objects does not allocate them for every object. Share
+	// one Pool between the Readers of a process. Default: none.
+	Pool *Pool
+	// Sequential decompresses on the goroutine that calls Next. By
+	// default, when GOMAXPROCS is above 1, a compressed object is
+	// decompressed on a goroutine of its own, up to 256 KiB ahead of the
+	// decoder, so that decompression and decoding overlap.
+	Sequential bool
 }
+
+// Pool keeps the buffers and decompressors of closed Readers for the next
+// ones. The zero Pool is ready to use; it is safe for concurrent use, and
+// holds only what closed Readers gave back (a garbage collection may drop
+// it).
+type Pool struct {
+	reads, lines, gzips, blocks sync.Pool
+}
+
+func (p *Pool) block() []byte {
+	if p != nil {
+		if b, ok := p.blocks.Get().(*[]byte); ok {
+			return *b
+		}
+	}
+	return make([]byte, aheadBlockSize)
+}
+
+func (p *Pool) putBlock(b []byte) {
+	if p != nil && cap(b) == aheadBlockSize {
+		b = b[:aheadBlockSize]
+		p.blocks.Put(&b)
+	}
+}
+
+func (p *Pool) bufioReader(r io.Reader) *bufio.Reader {
+	if p != nil {
+		if br, ok := p.reads.Get().(*bufio.Reader); ok {
+			br.Reset(r)
+			return br
+		}
+	}
+	return bufio.NewReaderSize(r, readBuffer)
+}
+
+func (p *Pool) lineBuffer(size int) []byte {
+	if p != nil && size == initialLineBuffer {
+		if b, ok := p.lines.Get().(*[]byte); ok {
+			return *b
+		}
+	}
+	return make([]byte, size)
+}
+
+// gzipReader returns a gzip reader of r and whether it came from the pool.
+func (p *Pool) gzipReader(r io.Reader) (*gzip.Reader, error) {
+	if p != nil {
+		if zr, ok := p.gzips.Get().(*gzip.Reader); ok {
+			if err := zr.Reset(r); err != nil {
+				p.gzips.Put(zr)
+				return nil, err
+			}
+			return zr, nil
+		}
+	}
+	return gzip.NewReader(r)
+}
+
+// put gives back what a closed Reader borrowed.
+func (p *Pool) put(br *bufio.Reader, lines []byte, zr *gzip.Reader) {
+	if p == nil {
+		return
+	}
+	if br != nil {
+		br.Reset(nil)
+		p.reads.Put(br)
+	}
+	if len(lines) == initialLineBuffer {
+		p.lines.Put(&lines)
+	}
+	if zr != nil {
+		p.gzips.Put(zr)
+	}
+}
+
+// readBuffer is the size of the buffer between the body and the
+// decompressor.
+const readBuffer = 64 << 10
 
 // Compression is the compression of an object.
 type Compression uint8
@@ -175,6 +265,9 @@ type Reader struct {
 	body   io.Closer
 	src    *sourceReader
 	capped *capReader
+	ahead  *aheadReader // decompressing on its own goroutine; nil when not
+	br     *bufio.Reader
+	gz     *gzip.Reader
 	zr     *zstd.Decoder
 	comp   Compression
 	lines  *lineReader
@@ -194,6 +287,7 @@ type Reader struct {
 	// records.
 	stream, namespace, pod, container, cluster, app, host interner
 	labels, namespaceLabels                               labelCache
+	k8s                                                   k8sMemo
 
 	warned [4]bool
 }
@@ -248,9 +342,11 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	r.objTime = r.objTime.UTC()
 
 	r.src = &sourceReader{r: body}
-	br := bufio.NewReaderSize(r.src, 64<<10)
+	br := opts.Pool.bufioReader(r.src)
+	r.br = br
 	magic, err := br.Peek(4)
 	if err != nil && err != io.EOF {
+		r.release()
 		body.Close()
 		return nil, fault.Retryable(fmt.Errorf("decode: reading %s: %w", r.name, err))
 	}
@@ -259,11 +355,13 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	switch {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		r.comp = Gzip
-		zr, err := gzip.NewReader(br)
+		zr, err := opts.Pool.gzipReader(br)
 		if err != nil {
+			r.release()
 			body.Close()
 			return nil, r.classify(noEOF(err))
 		}
+		r.gz = zr
 		data = zr
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		r.comp = Zstd
@@ -272,6 +370,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 			zstd.WithDecoderLowmem(true),
 			zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
+			r.release()
 			body.Close()
 			return nil, r.classify(noEOF(err))
 		}
@@ -280,6 +379,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	case declared != None && len(magic) > 0:
 		head, _ := br.Peek(512)
 		if !looksLikeText(head) {
+			r.release()
 			body.Close()
 			return nil, fault.Permanent(fmt.Errorf("decode: %s is declared %s but does not start with a %s header: %w",
 				r.name, declared, declared, ErrCorrupt))
@@ -288,8 +388,24 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 			"object", r.name, "declared", declared.String())
 	}
 	r.capped = &capReader{r: data, max: opts.MaxDecompressedBytes}
-	r.lines = newLineReader(r.capped, opts.MaxLineBytes)
+	var lines io.Reader = r.capped
+	if r.comp != None && !opts.Sequential && runtime.GOMAXPROCS(0) > 1 {
+		capped, src := r.capped, r.src
+		r.ahead = startAhead(capped, func() (int64, int64) { return capped.n, src.n }, opts.Pool)
+		lines = r.ahead
+	}
+	r.lines = newLineReader(lines, opts.MaxLineBytes, opts.Pool)
 	return r, nil
+}
+
+// release gives the Reader's buffers and decompressor back to the pool.
+func (r *Reader) release() {
+	var lines []byte
+	if r.lines != nil {
+		lines, r.lines.buf = r.lines.buf, nil
+	}
+	r.opts.Pool.put(r.br, lines, r.gz)
+	r.br, r.gz = nil, nil
 }
 
 // Records returns a function for deliver.Delivery.Records: each call opens
@@ -376,9 +492,15 @@ func (r *Reader) Next() (deliver.Record, error) {
 // Stats reports what was decoded and skipped so far.
 func (r *Reader) Stats() deliver.DecodeStats {
 	s := r.stats
-	s.InputBytes = r.capped.n
+	var out, in int64
+	if r.ahead != nil {
+		out, in = r.ahead.out, r.ahead.in
+	} else {
+		out, in = r.capped.n, r.src.n
+	}
+	s.InputBytes = out
 	if r.comp != None {
-		s.CompressedIn = r.src.n
+		s.CompressedIn = in
 	}
 	return s
 }
@@ -390,14 +512,21 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.err == nil {
+		r.err = errClosed
+	}
+	var err error
+	if r.ahead != nil {
+		err = r.ahead.stopAndWait(r.body.Close, r.opts.Pool)
+	} else {
+		err = r.body.Close()
+	}
 	if r.zr != nil {
 		r.zr.Close()
 		r.zr = nil
 	}
-	if r.err == nil {
-		r.err = errClosed
-	}
-	return r.body.Close()
+	r.release()
+	return err
 }
 
 // noEOF turns io.EOF, which means a truncated header where a header is
@@ -451,7 +580,7 @@ func (r *Reader) decodeLine(line []byte) (deliver.Record, bool) {
 	switch line[i] {
 	case '{':
 		var ev event
-		if ev.parse(line, i) {
+		if ev.parse(line, i, &r.k8s) {
 			return r.eventRecord(line, &ev)
 		}
 		r.stats.BadJSON++
@@ -487,7 +616,7 @@ func (r *Reader) nextElement() (deliver.Record, bool) {
 	switch v.kind {
 	case '{':
 		var ev event
-		ev.parse(elem, i)
+		ev.parse(elem, i, &r.k8s)
 		return r.eventRecord(elem, &ev)
 	case '"':
 		msg := v.bytes(b)
@@ -517,14 +646,21 @@ type event struct {
 
 // parse finds the fields of the event object starting at b[i] and reports
 // whether the line is a valid JSON object with nothing after it.
-func (ev *event) parse(b []byte, i int) bool {
+func (ev *event) parse(b []byte, i int, memo *k8sMemo) bool {
 	ev.start = i
 	m := members{b: b, i: i}
 	for m.nextKey() {
 		if string(m.key.bytes(b)) == "kubernetes" && m.i < len(b) && b[m.i] == '{' {
-			// Read the metadata object in the same pass that skips it.
+			// Read the metadata object in the same pass that skips it, or
+			// take it from the memo when the pod's last event had the same.
 			start := m.i
-			end, ok := ev.parseKubernetes(b, start)
+			end, ok := memo.lookup(ev, b, start)
+			if !ok {
+				end, ok = ev.parseKubernetes(b, start)
+				if ok {
+					memo.remember(ev, b, start, end)
+				}
+			}
 			if !m.skipTo(span{start: start, end: end, kind: '{'}, end, ok) {
 				break
 			}
@@ -591,6 +727,65 @@ func (ev *event) parseKubernetes(b []byte, i int) (int, bool) {
 		}
 	}
 	return m.i, !m.err
+}
+
+// k8sMemo remembers the last few "kubernetes" objects and the spans
+// parseKubernetes found in them, relative to the object's start. The
+// events of one pod carry byte-identical objects (hundreds of bytes of
+// names, labels and ids), so comparing bytes replaces scanning them: a
+// remembered object is valid JSON, so bytes equal to it are the same
+// complete object.
+type k8sMemo struct {
+	raw   [4][]byte
+	spans [4]k8sSpans
+	next  int
+}
+
+// k8sSpans are the fields of event that parseKubernetes sets.
+type k8sSpans struct {
+	pod, container, namespace, host, labels, namespaceLabels span
+}
+
+// maxMemoK8s is the largest object the memo keeps, so that hostile lines
+// cannot make it hold megabytes.
+const maxMemoK8s = 16 << 10
+
+func (k *k8sSpans) shift(d int) {
+	for _, s := range []*span{&k.pod, &k.container, &k.namespace, &k.host, &k.labels, &k.namespaceLabels} {
+		if s.kind != 0 {
+			s.start += d
+			s.end += d
+		}
+	}
+}
+
+// lookup sets the kubernetes fields of ev from a remembered object equal
+// to the one at b[start], and returns the index after it.
+func (k *k8sMemo) lookup(ev *event, b []byte, start int) (int, bool) {
+	rest := b[start:]
+	for i, raw := range k.raw {
+		if len(raw) == 0 || len(rest) < len(raw) || !bytes.Equal(rest[:len(raw)], raw) {
+			continue
+		}
+		sp := k.spans[i]
+		sp.shift(start)
+		ev.k8sPod, ev.k8sContainer, ev.k8sNamespace = sp.pod, sp.container, sp.namespace
+		ev.k8sHost, ev.k8sLabels, ev.k8sNamespaceLabels = sp.host, sp.labels, sp.namespaceLabels
+		return start + len(raw), true
+	}
+	return 0, false
+}
+
+// remember keeps the object b[start:end] that ev was just parsed from.
+func (k *k8sMemo) remember(ev *event, b []byte, start, end int) {
+	if end-start > maxMemoK8s {
+		return
+	}
+	sp := k8sSpans{ev.k8sPod, ev.k8sContainer, ev.k8sNamespace, ev.k8sHost, ev.k8sLabels, ev.k8sNamespaceLabels}
+	sp.shift(-start)
+	k.raw[k.next] = append(k.raw[k.next][:0], b[start:end]...)
+	k.spans[k.next] = sp
+	k.next = (k.next + 1) % len(k.raw)
 }
 
 // recordMeta is the source metadata of a record.

@@ -18,12 +18,12 @@ type lineReader struct {
 
 const initialLineBuffer = 64 << 10
 
-func newLineReader(r io.Reader, max int) *lineReader {
+func newLineReader(r io.Reader, max int, pool *Pool) *lineReader {
 	size := initialLineBuffer
 	if size > max+1 {
 		size = max + 1
 	}
-	return &lineReader{r: r, buf: make([]byte, size), max: max}
+	return &lineReader{r: r, buf: pool.lineBuffer(size), max: max}
 }
 
 // next returns the next line without its '\n'. The line is valid until the

@@ -1,14 +1,13 @@
 package httpsend
 
 import (
-	"math/bits"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/logdelivery/logdelivery/deliver"
+	"github.com/logdelivery/logdelivery/internal/reqbody"
 	"github.com/logdelivery/logdelivery/keyparse"
 )
 
@@ -76,7 +75,7 @@ func (d *Document) Append(dst []byte, rec *deliver.Record) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = d.appendTime(dst, rec.Time)
 	dst = append(dst, `","message":`...)
-	dst = AppendString(dst, rec.Message)
+	dst = reqbody.AppendString(dst, rec.Message)
 	dst = appendField(dst, "stream", rec.Stream)
 	dst = appendField(dst, "cluster", or(rec.Cluster, d.Key.Cluster))
 	dst = appendField(dst, "application", or(rec.Application, d.Key.Application))
@@ -122,7 +121,7 @@ func appendField(dst []byte, name, value string) []byte {
 	dst = append(dst, ',', '"')
 	dst = append(dst, name...)
 	dst = append(dst, '"', ':')
-	return AppendString(dst, value)
+	return reqbody.AppendString(dst, value)
 }
 
 // encode returns the JSON object of m, from the cache when m is the map
@@ -145,99 +144,11 @@ func (c *cachedMap) encode(m map[string]string, replaceDots bool) []byte {
 		if replaceDots {
 			name = strings.ReplaceAll(k, ".", "_")
 		}
-		b = AppendString(b, name)
+		b = reqbody.AppendString(b, name)
 		b = append(b, ':')
-		b = AppendString(b, m[k])
+		b = reqbody.AppendString(b, m[k])
 	}
 	b = append(b, '}')
 	c.m, c.n, c.json = m, len(m), b
 	return b
-}
-
-const hex = "0123456789abcdef"
-
-// Masks of the SWAR scan of AppendString: a byte of every lane.
-const (
-	lanes01 = 0x0101010101010101
-	lanes80 = 0x8080808080808080
-)
-
-// special8 returns the high bit of the lanes of x (8 bytes, little
-// endian) that may need escaping: control characters, '"', '\\' and
-// non-ASCII bytes. Borrows run from lower lanes to higher ones only, so
-// the lowest lane set is exact; higher ones may not be.
-func special8(x uint64) uint64 {
-	const quote, backslash = '"' * lanes01, '\\' * lanes01
-	less := (x - 0x20*lanes01) &^ x // lanes below 0x20
-	q := x ^ quote
-	b := x ^ backslash
-	return (less | ((q - lanes01) &^ q) | ((b - lanes01) &^ b) | x) & lanes80
-}
-
-// load8 returns the 8 bytes of w as a little-endian integer, in one load.
-func load8(w string) uint64 {
-	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-}
-
-// AppendString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced by U+FFFD, and
-// U+2028 and U+2029 escaped as encoding/json does.
-func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Skip to the first byte that may need escaping, 8 at a time.
-		for i+8 <= len(s) {
-			if m := special8(load8(s[i : i+8])); m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				break
-			}
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,35 +48,6 @@ func TestDocument(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(got), &v))
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", "\"\\/", "\x00\x01\x1f\x7f", "tab\there", "é ünïcödé 日本", "\u2028\u2029", "bad \xff\xfe utf8", "<&>"} {
-		checkString(t, s)
-	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "a\"b", "\xff", "\u2028", "\x00"} {
-		f.Add(s)
-	}
-	f.Fuzz(checkString)
-}
-
-// checkString checks that AppendString writes a JSON string that decodes
-// as encoding/json's encoding of s does: invalid UTF-8 replaced byte by
-// byte with U+FFFD.
-func checkString(t *testing.T, s string) {
-	b := AppendString(nil, s)
-	var got string
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatalf("AppendString(%q) = %s: %v", s, b, err)
-	}
-	ref, _ := json.Marshal(s)
-	var want string
-	require.NoError(t, json.Unmarshal(ref, &want))
-	assert.Equal(t, want, got, "AppendString(%q) = %s", s, b)
-	assert.True(t, utf8.Valid(b))
-}
-
 func BenchmarkDocument(b *testing.B) {
 	d := &Document{Key: keyparse.Key{Cluster: "c1", Namespace: "acme", Application: "api", Pod: "api-0"}, Fields: deliver.FieldLabels}
 	rec := deliver.Record{Time: time.Now(), Message: strings.Repeat("GET /api/v1/orders 200 12ms ", 6), Stream: "stdout",
@@ -95,20 +65,5 @@ func TestDocumentTime(t *testing.T) {
 	base := time.Date(2026, 11, 30, 23, 59, 59, 999_999_999, time.FixedZone("X", 5*3600))
 	for _, tm := range []time.Time{base, base.Add(time.Nanosecond), base.Add(time.Second), time.Unix(-1, 5), time.Unix(0, 0), base, time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)} {
 		assert.Equal(t, tm.UTC().Format(TimeLayout), string(d.appendTime(nil, tm)), "%v", tm)
-	}
-}
-
-func BenchmarkAppendString(b *testing.B) {
-	for name, s := range map[string]string{
-		"plain":  strings.Repeat(`I1121 12:00:01.000000 1 controller.go:12] Reconciled object kkkkkkkkk `, 5),
-		"quotes": strings.Repeat(`{"method":"GET","path":"/api/v1/orders","status":200} `, 6),
-	} {
-		b.Run(name, func(b *testing.B) {
-			var dst []byte
-			b.SetBytes(int64(len(s)))
-			for b.Loop() {
-				dst = AppendString(dst[:0], s)
-			}
-		})
 	}
 }

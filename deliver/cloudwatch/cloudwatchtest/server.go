@@ -45,6 +45,8 @@
 package cloudwatchtest
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -103,6 +105,9 @@ type Options struct {
 	// Latency delays every response, to model the network in end-to-end
 	// benchmarks. Default: none.
 	Latency time.Duration
+	// Digest makes the server keep Server.Digest, a digest of every
+	// accepted event, even with DiscardEvents. Default: off.
+	Digest bool
 }
 
 // Call describes a request, as seen by a Hook.
@@ -209,6 +214,7 @@ type Server struct {
 	groups  map[string]*group
 	calls   map[string]int
 	batches []Batch
+	digest  [4]uint64 // lane sums of the accepted events' SHA-256, see Digest
 }
 
 // NewServer starts a server listening on a local port. Close it when
@@ -628,6 +634,9 @@ func (s *Server) putLogEvents(req request, fault *Fault) (any, *apiError) {
 	ingest := now.UnixMilli()
 	for _, e := range req.LogEvents[oldEnd:newStart] {
 		st.count++
+		if s.opts.Digest {
+			s.addDigest(req.LogGroupName, req.LogStreamName, *e.Timestamp, *e.Message)
+		}
 		if !s.opts.DiscardEvents {
 			st.events = append(st.events, Event{Timestamp: *e.Timestamp, Message: *e.Message, IngestionTime: ingest})
 		}
@@ -647,6 +656,41 @@ func (s *Server) putLogEvents(req request, fault *Fault) (any, *apiError) {
 		Events: n, Bytes: size, Rejected: oldEnd + n - newStart, Span: last - first,
 	})
 	return resp, nil
+}
+
+// Digest returns a digest of the accepted events (Options.Digest): the
+// SHA-256 of each event's group, stream, timestamp and message, summed as
+// four 64-bit lanes. It does not depend on the order in which the events
+// arrived, so two deliveries of the same input, however their batches
+// interleave, have equal digests exactly when they delivered the same
+// events with the same bytes to the same streams, each as often. Without
+// Options.Digest it is empty.
+func (s *Server) Digest() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.opts.Digest {
+		return ""
+	}
+	return fmt.Sprintf("%016x%016x%016x%016x", s.digest[0], s.digest[1], s.digest[2], s.digest[3])
+}
+
+func (s *Server) addDigest(group, stream string, ts int64, msg string) {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(group)))
+	h.Write(n[:])
+	io.WriteString(h, group)
+	binary.BigEndian.PutUint64(n[:], uint64(len(stream)))
+	h.Write(n[:])
+	io.WriteString(h, stream)
+	binary.BigEndian.PutUint64(n[:], uint64(ts))
+	h.Write(n[:])
+	io.WriteString(h, msg)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	for i := range s.digest {
+		s.digest[i] += binary.BigEndian.Uint64(sum[8*i:])
+	}
 }
 
 type outputEvent struct {

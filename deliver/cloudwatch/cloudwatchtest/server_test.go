@@ -244,3 +244,28 @@ func TestHang(t *testing.T) {
 	}
 	assert.Zero(t, s.EventCount("g", "s"))
 }
+
+func TestDigestIgnoresArrivalOrderOnly(t *testing.T) {
+	ev := events(6, 3, time.Second)
+	digest := func(batches ...[]types.InputLogEvent) string {
+		s, c := setup(t, cloudwatchtest.Options{DiscardEvents: true, Digest: true})
+		s.CreateLogStream("g", "s")
+		for _, b := range batches {
+			_, err := put(c, b)
+			require.NoError(t, err)
+		}
+		return s.Digest()
+	}
+	want := digest(ev)
+	assert.Len(t, want, 64)
+	assert.Equal(t, want, digest(ev[3:], ev[:3]), "the same events in other batches, in another order")
+
+	changed := events(6, 3, time.Second)
+	changed[4].Message = aws.String("xxy")
+	assert.NotEqual(t, want, digest(changed), "one message differs")
+	assert.NotEqual(t, want, digest(ev, ev[:1]), "one event twice")
+	assert.NotEqual(t, want, digest(ev[:5]), "one event missing")
+
+	s, _ := setup(t, cloudwatchtest.Options{})
+	assert.Empty(t, s.Digest(), "off by default")
+}
