@@ -33,10 +33,10 @@ type Costs struct {
 // Measured are the costs measured on this repository (one 2-core shared
 // VM, Go 1.25): see the README for the commands.
 var Measured = Costs{
-	RecordCPUPerGB:   5800 * time.Millisecond,
+	RecordCPUPerGB:   4600 * time.Millisecond,
 	ExtraRecordShare: 0.15,
-	ObjectCPU:        1200 * time.Microsecond,
-	CopyCPU:          770 * time.Microsecond,
+	ObjectCPU:        900 * time.Microsecond,
+	CopyCPU:          800 * time.Microsecond,
 	WritesPerGB:      290,
 	LineShare:        0.3,
 }

@@ -28,10 +28,11 @@ func TestModel100TB(t *testing.T) {
 	bps := 100e12 / 86400 // 1.157 GB/s
 	assert.InDelta(t, bps, p.BytesPerSecond, 1)
 	assert.InDelta(t, 100000.0/60, p.ObjectsPerSecond, 1e-6, "a minute per pod outnumbers 10 MB objects")
-	cores := bps/1e9*5.8 + p.ObjectsPerSecond*(0.0012+0.00077)
+	cores := bps/1e9*4.6 + p.ObjectsPerSecond*(0.0009+0.0008)
 	assert.InDelta(t, cores, p.Cores, 1e-9)
-	assert.Equal(t, 9, p.Workers, "10 cores at 60% of 2 per worker")
-	assert.Equal(t, "CPU", p.WorkersBy)
+	assert.Equal(t, 7, int(math.Ceil(p.Cores/1.2)), "8.2 cores at 60% of 2 per worker")
+	assert.Equal(t, 9, p.Workers, "1,667 objects of 105 ms, 20 at a time per worker")
+	assert.Equal(t, "in flight", p.WorkersBy)
 	// Each of the 9 workers sees all 10,000 tenants within 55 minutes.
 	assert.InDelta(t, 9*10000/3300.0+9/3300.0, p.STSWorkers, 1e-9)
 	assert.InDelta(t, 9*60/55.0, p.STSPerTenantHourWorkers, 1e-9)
@@ -66,7 +67,7 @@ func TestModelOptions(t *testing.T) {
 	assert.InDelta(t, base.ReadUnitsWorkers/5, longer.ReadUnitsWorkers, 1e-6, "a 5 minute cache: a fifth of the reads")
 
 	// Many small workers: each assumes every tenant's role.
-	many := plan(10, func(_ *Workload, d *Deployment) { d.CoresPerWorker = 0.02 })
+	many := plan(10, func(_ *Workload, d *Deployment) { d.CoresPerWorker = 0.01 })
 	assert.Greater(t, many.Workers, 300)
 	first, over := many.FirstToBreak()
 	assert.True(t, over)
@@ -74,7 +75,7 @@ func TestModelOptions(t *testing.T) {
 
 	twoRecords := plan(100, func(w *Workload, _ *Deployment) { w.RecordDestinations = 2 })
 	extra := twoRecords.Cores - base.Cores
-	assert.InDelta(t, 0.15*base.BytesPerSecond/1e9*5.8, extra, 1e-9, "a second record destination shares the decode")
+	assert.InDelta(t, 0.15*base.BytesPerSecond/1e9*4.6, extra, 1e-9, "a second record destination shares the decode")
 
 	ledger := plan(100, func(_ *Workload, d *Deployment) { d.Ledger = true })
 	assert.InDelta(t, 2*ledger.ObjectsPerSecond, ledger.LedgerReadUnits, 1e-9)
@@ -87,7 +88,7 @@ func TestModelOptions(t *testing.T) {
 
 func TestPerCore(t *testing.T) {
 	n, gb := PerCore(Measured, 10e6, 1, 1)
-	assert.InDelta(t, 1/(0.0012+0.00077+0.058), n, 1e-9)
+	assert.InDelta(t, 1/(0.0009+0.0008+0.046), n, 1e-9)
 	assert.InDelta(t, n*10e6*3600/1e9, gb, 1e-9)
 	small, _ := PerCore(Measured, 100e3, 1, 1)
 	assert.Greater(t, small, 10*n, "small objects are cheap each, dear per GB")
