@@ -101,8 +101,8 @@ func writeMarkdown(out io.Writer, plans []Plan) {
 	row("one object, start to end", func(p Plan) string { return p.ObjectWall.Round(time.Millisecond).String() })
 	row("SQS workers (2 cores, 20 in flight)", func(p Plan) string { return fmt.Sprintf("%d (%s)", p.Workers, p.WorkersBy) })
 	row("Lambda concurrency (1 vCPU, batch 10)", func(p Plan) string { return num(p.LambdaConcurrency) })
-	row("PutLogEvents/s, all tenants (per GB)", func(p Plan) string {
-		return fmt.Sprintf("%s (%s)", num(p.PutLogEvents), num(p.WritesPerGB))
+	row("PutLogEvents (or Loki pushes)/s, all tenants (per GB; per tenant-hour)", func(p Plan) string {
+		return fmt.Sprintf("%s (%s; %s)", num(p.PutLogEvents), num(p.WritesPerGB), num(p.PutLogEvents*3600/float64(p.Tenants)))
 	})
 	row("PutLogEvents/s into the largest tenant's account (5%)", func(p Plan) string { return num(p.TopTenantWrites) })
 	row("Loki MB/s of the largest tenant, if it uses Loki", func(p Plan) string { return num(p.TopTenantLokiMBps) })
