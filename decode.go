@@ -11,6 +11,7 @@ import (
 	"github.com/logdelivery/logdelivery/internal/decode"
 	"github.com/logdelivery/logdelivery/internal/fanout"
 	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/limits"
 	"github.com/logdelivery/logdelivery/selector"
 )
 
@@ -98,6 +99,16 @@ type reading struct {
 
 	mu     sync.Mutex
 	called bool // Records was called
+	permit *limits.Permit
+	slot   *sharedSlot
+}
+
+// limit charges the records the delivery reads to permit (nil: no
+// limits), which waits without slot.
+func (rd *reading) limit(permit *limits.Permit, slot *sharedSlot) {
+	rd.mu.Lock()
+	rd.permit, rd.slot = permit, slot
+	rd.mu.Unlock()
 }
 
 // reading returns the records access of a delivery with plan p.
@@ -112,16 +123,26 @@ func (rd *reading) records(ctx context.Context) (deliver.RecordReader, error) {
 	rd.mu.Lock()
 	first := !rd.called
 	rd.called = true
+	permit, slot := rd.permit, rd.slot
 	rd.mu.Unlock()
 	key, sel := rd.src.key, rd.sel
+	var rr deliver.RecordReader
 	if first && rd.shared {
-		return rd.src.stream.Reader(ctx, func(r *deliver.Record) bool { return sel.Record(key, r) })
+		var err error
+		if rr, err = rd.src.stream.Reader(ctx, func(r *deliver.Record) bool { return sel.Record(key, r) }); err != nil {
+			return nil, err
+		}
+	} else {
+		dec, err := rd.src.decode(ctx, rd.fields)
+		if err != nil {
+			return nil, err
+		}
+		rr = &selected{RecordReader: dec, key: key, sel: sel}
 	}
-	rr, err := rd.src.decode(ctx, rd.fields)
-	if err != nil {
-		return nil, err
+	if permit != nil {
+		rr = &limitedReader{RecordReader: rr, ctx: ctx, permit: permit, slot: slot}
 	}
-	return &selected{RecordReader: rr, key: key, sel: sel}, nil
+	return rr, nil
 }
 
 // done ends the delivery's use of the source: a delivery that never read

@@ -36,6 +36,7 @@ import (
 	"github.com/logdelivery/logdelivery/internal/decode"
 	"github.com/logdelivery/logdelivery/keyparse"
 	"github.com/logdelivery/logdelivery/ledger"
+	"github.com/logdelivery/logdelivery/limits"
 	"github.com/logdelivery/logdelivery/selector"
 	"github.com/logdelivery/logdelivery/tenant"
 )
@@ -136,6 +137,15 @@ type Options struct {
 	// after it, so each (object, destination) is delivered once. Default:
 	// nil, at-least-once: a retried object is delivered again everywhere.
 	Ledger ledger.Ledger
+	// Limits holds each tenant's deliveries to each destination kind to
+	// its limits (package limits): events and bytes per second, concurrent
+	// deliveries. A delivery is admitted before it takes any shared slot,
+	// and waits for its rate without holding one; one that cannot get its
+	// tokens within the limiter's MaxWait fails retryably with a
+	// retry-after hint (limits.ErrLimited), the records it sent before
+	// kept (with a ledger, its retry resumes after them). Default: nil, no
+	// limits beyond MaxPerTenant and MaxPerDestination.
+	Limits *limits.Limiter
 	// Observer is told about every result as it is produced. Default: none.
 	Observer Observer
 	// Logger receives warnings (unknown groups, invalid configs) and errors.
@@ -519,9 +529,18 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, rd *reading) (r Result)
 			return r
 		}
 	}
-	// The destination's slot first, then the tenant's, then a shared one,
-	// so that a delivery waiting on a narrower limit never holds a wider
-	// slot: a hung destination holds only its own slots.
+	// The tenant's limits first, then the destination's slot, then the
+	// tenant's, then a shared one, so that a delivery waiting on a
+	// narrower limit never holds a wider slot: a hung destination holds
+	// only its own slots, a rate-limited tenant none.
+	permit, err := d.admit(ctx, j)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	if permit != nil {
+		defer permit.Release()
+	}
 	release, err := d.destinations.acquire(ctx, cfg.TenantID+"\x00"+cfg.Type)
 	if err != nil {
 		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot of %s/%s: %w", cfg.TenantID, cfg.Type, err))
@@ -534,11 +553,13 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, rd *reading) (r Result)
 		return r
 	}
 	defer releaseTenant()
-	if err := d.sem.Acquire(ctx, 1); err != nil {
+	shared := &sharedSlot{sem: d.sem}
+	if err := shared.acquire(ctx); err != nil {
 		r.Err = fault.Retryable(fmt.Errorf("waiting for a delivery slot: %w", err))
 		return r
 	}
-	defer d.sem.Release(1)
+	defer shared.release()
+	rd.limit(permit, shared)
 	// Waiting for the slot may have eaten the time that was left.
 	if err := d.checkDeadline(ctx); err != nil {
 		r.Err = err

@@ -89,7 +89,11 @@ type Options struct {
 	UsePathStyle bool
 	// Observer receives every result, for metrics. Default: none.
 	Observer logdelivery.Observer
-	// Logger is shared by every component. Default: discard.
+	// Logger is shared by every component. The AWS SDK's own log lines
+	// go to it too (SDKLogger replaces cfg.Logger), and the S3 notice
+	// "Response has no supported checksum" (once per GetObject of objects
+	// written without checksums, as Vector writes them) is turned off.
+	// Default: discard.
 	Logger *slog.Logger
 
 	// S3KeyTemplate lays out the keys of objects copied to tenants'
@@ -163,6 +167,7 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 	if cfg.Region == "" {
 		return nil, errors.New("awsdispatch: the AWS configuration has no region")
 	}
+	cfg.Logger = SDKLogger(o.Logger)
 
 	store := o.Store
 	if store == nil {
@@ -292,6 +297,7 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 	central := awss3.NewFromConfig(cfg, func(so *awss3.Options) {
 		so.UsePathStyle = o.UsePathStyle
 		so.Credentials = credentials.Central(chain, cfg.Region)
+		so.DisableLogOutputChecksumValidationSkipped = true
 	})
 	led := o.Ledger
 	if led == nil && o.LedgerTable != "" {

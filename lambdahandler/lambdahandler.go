@@ -62,14 +62,29 @@ type Options struct {
 	// Flusher, when set, is flushed at the end of every invocation (for
 	// example a *metrics.EMF writing to stdout).
 	Flusher interface{ Flush() error }
-	// Logger receives one line per failed delivery. Default: discard.
+	// Visibility, when set, makes a message reported for retry whose
+	// retryable failures all carry a retry-after hint (a tenant over its
+	// limits, see package limits) visible again after the hint, rounded
+	// up to whole seconds (ChangeMessageVisibility on its queue), instead
+	// of after the queue's visibility timeout: it comes back when it can
+	// succeed, neither sooner (spinning on the limit) nor later. The
+	// function's role needs sqs:ChangeMessageVisibility on the queue.
+	// Default: none.
+	Visibility VisibilityChanger
+	// QueueURL returns the URL of the queue of a record's eventSourceARN,
+	// for Visibility. Default: QueueURLFromARN.
+	QueueURL func(eventSourceARN string) (string, error)
+	// Logger receives one line per failed delivery, one Info line per
+	// message (logdelivery.MessageResult.LogSummary) and, at Close, the
+	// totals of the function instance. Default: discard.
 	Logger *slog.Logger
 }
 
 // Handler handles SQS events. It is safe for concurrent use.
 type Handler struct {
-	d    *logdelivery.Dispatcher
-	opts Options
+	d      *logdelivery.Dispatcher
+	opts   Options
+	totals logdelivery.Totals
 }
 
 // New returns a Handler dispatching with d. It fails when d is nil or an
@@ -102,12 +117,19 @@ func New(d *logdelivery.Dispatcher, optFns ...func(*Options)) (*Handler, error) 
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.QueueURL == nil {
+		o.QueueURL = QueueURLFromARN
+	}
 	return h, nil
 }
 
-// Close closes the Dispatcher, releasing what its deliverers hold. Call it
-// once, at shutdown, after the last invocation.
-func (h *Handler) Close() error { return h.d.Close() }
+// Close logs the totals of the messages handled and closes the
+// Dispatcher, releasing what its deliverers hold. Call it once, at
+// shutdown, after the last invocation.
+func (h *Handler) Close() error {
+	h.opts.Logger.Info("stopped", "totals", &h.totals)
+	return h.d.Close()
+}
 
 // Handle delivers the objects announced by the event's messages and
 // returns the ids of the messages that need a retry: those with a
@@ -134,8 +156,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		msgs[i] = logdelivery.Message{ID: r.MessageId, Body: []byte(r.Body)}
 	}
 	var resp events.SQSEventResponse
+	started := time.Now()
 	for i, m := range h.d.DispatchMessages(ctx, msgs...) {
 		m.LogFailures(ctx, h.opts.Logger)
+		m.LogSummary(ctx, h.opts.Logger, time.Since(started))
+		h.totals.Add(m)
+		if m.Retry() {
+			h.delayRetry(settleCtx, ev.Records[i], m) // after its retry-after hint, with Visibility
+		}
 		if m.Retry() || m.Failed() && !h.settlePermanent(settleCtx, ev.Records[i].Body, m) {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.ID})
 		}

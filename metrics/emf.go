@@ -44,6 +44,14 @@ type EMFOptions struct {
 // Lag (Milliseconds, object time to the start of its delivery, one value
 // per delivery attempted: the processing backlog, the signal of the SQS
 // worker's logdelivery_worker_object_lag_seconds).
+//
+// EMF is also a limits.Observer and a reload observer (see Waited,
+// Limited and Reloaded): EventsLimited, BytesLimited (events and bytes
+// that waited for their tenant's rate), LimitWait (Milliseconds, the time
+// deliveries waited for their limits) and DeliveriesLimited (deliveries
+// stopped by a limit) in the same documents, written when not zero; and
+// per watched file, dimension {Source}, ConfigReloadsApplied and
+// ConfigReloadsRefused.
 type EMF struct {
 	w     io.Writer
 	opts  EMFOptions
@@ -51,14 +59,18 @@ type EMF struct {
 
 	ref *ReferenceEMF // with EMFOptions.Reference
 
-	mu  sync.Mutex
-	agg map[[2]string]*emfAggregate // by tenant and kind
+	mu      sync.Mutex
+	agg     map[[2]string]*emfAggregate // by tenant and kind
+	reloads map[string]*[2]int64        // by source: applied, refused
 }
 
 type emfAggregate struct {
 	delivered, skipped, failed, retryable   int64
 	events, rejected, dropped, truncated, b int64
 	latencies, lags                         []float64
+	// what the tenant's limits held back (see limits.go)
+	limitedEvents, limitedBytes, limitedDeliveries int64
+	limitWait                                      time.Duration
 }
 
 // NewEMF returns an EMF observer writing to w.
@@ -86,14 +98,9 @@ func (e *EMF) ObserveResult(ctx context.Context, r logdelivery.Result) {
 		e.ref.ObserveResult(ctx, r)
 	}
 	tenantID, kind := e.kinds.labels(r)
-	key := [2]string{tenantID, kind}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	a := e.agg[key]
-	if a == nil {
-		a = &emfAggregate{}
-		e.agg[key] = a
-	}
+	a := e.aggregate(tenantID, kind)
 	switch r.Outcome {
 	case logdelivery.Delivered:
 		a.delivered++
@@ -126,8 +133,8 @@ const emfMaxValues = 100
 // are written once.
 func (e *EMF) Flush() error {
 	e.mu.Lock()
-	agg := e.agg
-	e.agg = map[[2]string]*emfAggregate{}
+	agg, reloads := e.agg, e.reloads
+	e.agg, e.reloads = map[[2]string]*emfAggregate{}, nil
 	e.mu.Unlock()
 
 	keys := make([][2]string, 0, len(agg))
@@ -153,6 +160,9 @@ func (e *EMF) Flush() error {
 				return fmt.Errorf("metrics: writing EMF: %w", err)
 			}
 		}
+	}
+	if err := e.flushReloads(ts, reloads); err != nil {
+		return err
 	}
 	if e.ref != nil {
 		return e.ref.Flush()
@@ -186,6 +196,9 @@ func (e *EMF) document(ts int64, tenantID, kind string, a *emfAggregate, latenci
 			defs = append(defs, emfMetric{m.name, m.unit})
 			doc[m.name] = m.v
 		}
+	}
+	if withCounts {
+		defs = append(defs, limitMetrics(doc, a)...)
 	}
 	if len(latencies) > 0 {
 		defs = append(defs, emfMetric{"Latency", "Milliseconds"})

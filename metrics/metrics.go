@@ -79,6 +79,15 @@ func (ks kindSet) labels(r logdelivery.Result) (tenantID, kind string) {
 	return tenantID, kind
 }
 
+// kind returns the label of a destination kind: its name when it is in
+// the set, "other" otherwise.
+func (ks kindSet) kind(k string) string {
+	if ks[k] {
+		return k
+	}
+	return kindOther
+}
+
 // latency returns the end-to-end latency of a delivered result: from the
 // object's time to the end of its delivery. It reports false when the
 // result was not delivered or the object's time is unknown.

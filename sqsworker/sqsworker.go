@@ -60,7 +60,10 @@ type Options struct {
 	HeartbeatInterval time.Duration
 	// RetryDelay is the visibility given to a message that needs a retry,
 	// so that a throttled destination is not hammered: whole seconds, at
-	// most 12h (SQS's maximum visibility). Default: 30s.
+	// most 12h (SQS's maximum visibility). Default: 30s. A message whose
+	// retryable failures all carry a retry-after hint (a tenant over its
+	// limits, see package limits) gets the hint instead, rounded up to
+	// whole seconds.
 	RetryDelay time.Duration
 	// MaxProcessingTime bounds the processing of one message, so that a
 	// destination that hangs cannot hold a worker slot (and keep its message
@@ -93,10 +96,12 @@ type Options struct {
 	// Observer, when set, is told what the worker does with messages, for
 	// metrics (metrics.Worker is one). Default: none.
 	Observer Observer
-	// Logger receives failures and lifecycle events. The failure lines of
-	// a message carry its receive_count (SQS's ApproximateReceiveCount, 1
-	// on the first delivery), to tell a first failure from one nearing the
-	// dead-letter queue's maxReceiveCount. Default: discard.
+	// Logger receives failures, lifecycle events, one Info line per
+	// processed message (logdelivery.MessageResult.LogSummary) and the
+	// totals when Run returns. The failure lines of a message carry its
+	// receive_count (SQS's ApproximateReceiveCount, 1 on the first
+	// delivery), to tell a first failure from one nearing the dead-letter
+	// queue's maxReceiveCount. Default: discard.
 	Logger *slog.Logger
 }
 
@@ -123,7 +128,9 @@ const (
 	// Deleted: nothing in the message needs a retry.
 	Deleted Settlement = iota
 	// Released: something failed retryably; the message is visible again
-	// after RetryDelay (at once when shutdown cut it short).
+	// after RetryDelay, or after its failures' retry-after hint when they
+	// all carry one (a tenant over its limits), at once when shutdown cut
+	// it short.
 	Released
 	// Parked: it failed permanently and was sent to the failure queue,
 	// then deleted.
@@ -243,6 +250,9 @@ type Worker struct {
 	queueURL string
 	d        *logdelivery.Dispatcher
 	opts     Options
+
+	// totals is what this worker processed, logged when Run returns.
+	totals logdelivery.Totals
 
 	lastReceive atomic.Int64 // unix nanos of the last successful receive
 	running     atomic.Bool
@@ -380,6 +390,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.d.Close(); err != nil {
 		w.opts.Logger.Error("closing the dispatcher", "error", err)
 	}
+	w.opts.Logger.Info("stopped", "totals", &w.totals)
 	return nil
 }
 
@@ -408,6 +419,8 @@ func (w *Worker) process(ctx, settleCtx context.Context, m types.Message, inflig
 	if res.Err != nil || res.Results.Count(logdelivery.Failed) > 0 {
 		res.LogFailures(ctx, w.opts.Logger.With(receiveCount(m)...))
 	}
+	res.LogSummary(ctx, w.opts.Logger, time.Since(started))
+	w.totals.Add(res)
 	if w.opts.Flusher != nil {
 		if err := w.opts.Flusher.Flush(); err != nil {
 			w.opts.Logger.Error("flushing metrics", "error", err)
@@ -421,7 +434,7 @@ func (w *Worker) settle(ctx, settleCtx context.Context, m types.Message, res log
 	id, handle := aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle)
 	switch {
 	case res.Retry():
-		delay := w.opts.RetryDelay
+		delay := w.retryDelay(res) // RetryDelay, or the failures' retry-after hint
 		if errors.Is(ctx.Err(), context.Canceled) {
 			delay = 0 // cut short by shutdown: let another worker take over now
 		}

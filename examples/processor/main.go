@@ -16,6 +16,24 @@
 //	               temporary directory); SCAN_SUFFIX (default ".json.gz", the
 //	               reference's), SCAN_GRACE (default 15m)
 //
+//	-mode explain  prints, for each argument (an object key, s3://bucket/key,
+//	               or an SQS message body; stdin without arguments), what
+//	               delivering it would do, without delivering or downloading:
+//	               the parsed key, the tenant, its configs, which destinations
+//	               would receive it and why each other one would not; -json
+//	               prints logdelivery.Explanation documents
+//	-check         (or -mode check) checks once that the tenant config
+//	               table (or file), the identity and ledger tables, the
+//	               central role and the queues (SQS_QUEUE_URL,
+//	               FAILURE_QUEUE_URL) can be reached; prints one line per
+//	               check ("ok" or "FAIL" and the problem); exits 1 on a problem
+//
+// In sqs mode /readyz is not ready while the queue, a table or the
+// central role cannot be reached (probed every READINESS_PROBE_INTERVAL,
+// default 30s) or when at least READINESS_MIN_FAILURES (default 10)
+// deliveries and none successful in the last READINESS_WINDOW (default
+// 5m) failed retryably; /healthz only fails when the receive loop is stuck.
+//
 // Environment: EXECUTION_MODE (instead of -mode), TENANT_CONFIG_TABLE or
 // TENANT_CONFIG_FILE (DynamoDB table, or a local YAML/JSON file of configs),
 // CENTRAL_LOG_DISTRIBUTION_ROLE_ARN, SQS_QUEUE_URL (sqs mode), AWS_REGION,
@@ -89,8 +107,12 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "", "lambda, sqs or manual (default: $EXECUTION_MODE, or lambda inside AWS Lambda)")
+	mode := flag.String("mode", "", "lambda, sqs, manual, scan, explain or check (default: $EXECUTION_MODE, or lambda inside AWS Lambda)")
+	check := flag.Bool("check", false, "check that the tables, the central role and the queues can be reached, print one line per check, exit 1 on a problem")
 	flag.Parse()
+	if *check {
+		*mode = "check"
+	}
 	level, err := parseLogLevel(os.Getenv("LOG_LEVEL"))
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err != nil {
@@ -121,6 +143,7 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 	if cfg.Region == "" {
 		cfg.Region = defaultRegion // the reference's default
 	}
+	cfg.Logger = awsdispatch.SDKLogger(logger) // JSON lines only, never the SDK's plain text
 	knobs, err := readKnobs(os.Getenv)
 	if err != nil {
 		return 0, err
@@ -214,10 +237,19 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 			return runReplay(ctx, d, sqs.NewFromConfig(cfg), url, os.Stdout, logger), nil
 		}
 		return runManual(ctx, d, os.Stdin, os.Stdout, logger), nil
+	case "check":
+		return runCheck(ctx, cfg, opts, settle, os.Stdout), nil
+	case "explain":
+		d, err := awsdispatch.New(cfg, opts)
+		if err != nil {
+			return 0, err
+		}
+		defer d.Close()
+		return runExplain(ctx, d, flag.Args(), os.Stdin, os.Stdout, *explainJSON), nil
 	case "":
-		return 0, errors.New("no mode: pass -mode lambda|sqs|manual|scan or set EXECUTION_MODE")
+		return 0, errors.New("no mode: pass -mode lambda|sqs|manual|scan|explain|check or set EXECUTION_MODE")
 	}
-	return 0, fmt.Errorf("unknown mode %q: want lambda, sqs, manual or scan", mode)
+	return 0, fmt.Errorf("unknown mode %q: want lambda, sqs, manual, scan, explain or check", mode)
 }
 
 // settlement is how deliveries are recorded and failed messages settled.

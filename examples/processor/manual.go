@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/logdelivery/logdelivery"
 )
@@ -36,8 +37,12 @@ func runManual(ctx context.Context, d dispatcher, in io.Reader, out io.Writer, l
 
 	code := 0
 	enc := json.NewEncoder(out)
+	var totals logdelivery.Totals
+	started := time.Now()
 	for _, m := range d.DispatchMessages(ctx, msgs...) {
 		m.LogFailures(ctx, logger)
+		m.LogSummary(ctx, logger, time.Since(started))
+		totals.Add(m)
 		if m.Retry() {
 			code = 1
 		}
@@ -48,6 +53,7 @@ func runManual(ctx context.Context, d dispatcher, in io.Reader, out io.Writer, l
 			enc.Encode(r)
 		}
 	}
+	logger.Info("done", "totals", &totals)
 	if readErr != nil && code == 0 {
 		code = 3
 	}

@@ -385,7 +385,10 @@ func runScan(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options
 	if v, ok := os.LookupEnv("SCAN_SUFFIX"); ok {
 		suffix = v
 	}
-	client := awss3.NewFromConfig(cfg, func(so *awss3.Options) { so.UsePathStyle = pathStyle })
+	client := awss3.NewFromConfig(cfg, func(so *awss3.Options) {
+		so.UsePathStyle = pathStyle
+		so.DisableLogOutputChecksumValidationSkipped = true // Vector writes objects without checksums
+	})
 	store, err := openCheckpoint(os.Getenv("SCAN_CHECKPOINT"), bucket, client)
 	if err != nil {
 		return err

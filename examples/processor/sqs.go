@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/logdelivery/logdelivery/awsdispatch"
+	"github.com/logdelivery/logdelivery/health"
 	"github.com/logdelivery/logdelivery/metrics"
 	"github.com/logdelivery/logdelivery/sqsworker"
 )
@@ -38,7 +39,19 @@ func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options)
 	if err != nil {
 		return err
 	}
-	d, err := awsdispatch.New(cfg, chain(opts, func(o *awsdispatch.Options) { o.Observer = prom }))
+	readyOpts, err := readReadiness(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ready, err := health.NewReadiness(readyOpts, func(o *health.Options) {
+		o.Probes = append(awsdispatch.Probes(cfg, opts), queueProbes(cfg, settle)...)
+		o.Logger = logger
+	})
+	if err != nil {
+		return err
+	}
+	go ready.Run(ctx)
+	d, err := awsdispatch.New(cfg, chain(opts, func(o *awsdispatch.Options) { o.Observer = metrics.Multi(prom, ready) }))
 	if err != nil {
 		return err
 	}
@@ -68,9 +81,12 @@ func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// Liveness only fails when the receive loop is stuck: an SQS outage
-	// must not restart pods. Readiness follows the queue.
+	// must not restart pods. Readiness follows the queue, the tables and
+	// the central role (probed every READINESS_PROBE_INTERVAL), and the
+	// deliveries: not ready when all of the last READINESS_WINDOW failed
+	// retryably.
 	mux.Handle("GET /healthz", probe(w.Live))
-	mux.Handle("GET /readyz", probe(w.Ready))
+	mux.Handle("GET /readyz", probe(func() error { return errors.Join(w.Ready(), ready.Ready()) }))
 	addr := os.Getenv("METRICS_ADDR")
 	if addr == "" {
 		addr = ":9090"

@@ -536,24 +536,6 @@ type signed struct {
 	body                                                             []byte
 }
 
-// canonicalRequest returns the string a request's signature covers:
-//
-//	LD-HMAC-SHA256 \n METHOD \n host \n canonical path \n canonical query \n
-//	key id \n X-LD-Date \n X-LD-Nonce \n If-Match \n hex(SHA-256(body))
-func canonicalRequest(f signed) (string, error) {
-	path, err := canonicalPath(f.escapedPath)
-	if err != nil {
-		return "", err
-	}
-	query, err := canonicalQuery(f.rawQuery)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(f.body)
-	return strings.Join([]string{Scheme, f.method, strings.ToLower(f.host), path, query,
-		f.keyID, f.date, f.nonce, f.ifMatch, hex.EncodeToString(sum[:])}, "\n"), nil
-}
-
 // canonicalPath decodes each segment of an escaped path and encodes it
 // again with uriEncode, so that equivalent encodings sign alike while an
 // encoded "/" stays distinct from a separator.

@@ -67,6 +67,10 @@
 //	If-Match value                as sent, empty when absent
 //	hex(SHA-256(body))            of the empty string when there is no body
 //
+// SigningDescription renders this list from the very table the verifier
+// signs (it is the OpenAPI document's description of the scheme), and
+// Vector is a worked example: inputs, string signed and signature.
+//
 // Canonical encoding keeps only A-Z, a-z, 0-9, '-', '.', '_' and '~' and
 // percent-encodes every other byte with upper-case hex ("s3:archive"
 // becomes "s3%3Aarchive"); a query "+" means a space. The path is the one

@@ -79,6 +79,15 @@ type Options struct {
 	// ModeReference, the reference implementation's (whose list page size
 	// defaults to 50, its own).
 	Mode Mode
+	// Invalidator is told the tenant of every write (create, replace,
+	// patch, delete; whatever its outcome, as a write that timed out may
+	// have happened), after the store answered: pass the tenant.Cache in
+	// front of the same store in this process (a processor serving the API
+	// beside its deliveries, or a cache the API reads through) so that the
+	// next delivery uses the new configuration instead of the cached one
+	// until its TTL. Caches of other processes still expire with their TTL.
+	// Default: none.
+	Invalidator Invalidator
 	// PathPrefix is prepended to every endpoint's path ("/prod" serves
 	// /prod/healthz, or /prod/api/v1/health in ModeReference), for a
 	// server whose clients reach it below a prefix that no proxy strips.
@@ -135,6 +144,9 @@ func New(store tenant.Store, kinds *deliver.Registry, auth Authenticator, optFns
 	}
 	if h.opts.Now == nil {
 		h.opts.Now = time.Now
+	}
+	if h.opts.Invalidator != nil {
+		h.store = invalidating{Store: h.store, inv: h.opts.Invalidator}
 	}
 	h.log = h.opts.Logger
 	if h.log == nil {

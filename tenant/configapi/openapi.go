@@ -45,16 +45,10 @@ func openAPIDocument(rts []route, kinds *deliver.Registry, opts Options) obj {
 		"components": obj{
 			"securitySchemes": obj{
 				"ldHmac": obj{
-					"type": "apiKey",
-					"in":   "header",
-					"name": "Authorization",
-					"description": "Authorization: " + Scheme + " KeyId=<key id>, Signature=<hex HMAC-SHA256>, with headers " +
-						HeaderDate + " (RFC 3339 UTC, within 5 minutes of the server's clock) and " + HeaderNonce +
-						" (16-128 characters of [A-Za-z0-9_-], never reused). The signature is HMAC-SHA256 with the key's secret over " +
-						"the lines \"" + Scheme + "\", method, canonical path, canonical query, " + HeaderDate + ", " + HeaderNonce +
-						" and the hex SHA-256 of the body, joined by \\n. Canonical path: each segment percent-decoded and re-encoded " +
-						"keeping only A-Z a-z 0-9 - . _ ~ (upper-case hex). Canonical query: parameters sorted by name then value, " +
-						"both encoded the same way, as name=value joined by &.",
+					"type":        "apiKey",
+					"in":          "header",
+					"name":        "Authorization",
+					"description": SigningDescription(),
 				},
 			},
 			"schemas": schemas(kinds),

@@ -3,9 +3,12 @@
 // items. It is the embedded default of the local example and suits small,
 // version-controlled deployments.
 //
-// The file is read when the store is opened and by Reload. Writes replace
-// the file atomically (write to a temporary file, then rename), preserving
-// items the store could not decode.
+// The file is read when the store is opened and by Reload; Watch (or
+// Check) keeps the store in step with the file with last-good semantics:
+// a new version is applied as a whole only when every item of it is
+// usable, and refused otherwise, the store serving the last good version.
+// Writes replace the file atomically (write to a temporary file, then
+// rename), preserving items the store could not decode.
 package filestore
 
 import (
@@ -14,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +26,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/logdelivery/logdelivery/internal/reload"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/memstore"
 )
@@ -35,6 +40,14 @@ type Options struct {
 	// exist; the file is created on the first write. Default: false (a
 	// missing file is an error).
 	Create bool
+	// ReloadInterval is how often Watch checks the file. Default: 10s.
+	ReloadInterval time.Duration
+	// ReloadObserver is told the outcome of every new version Check (and
+	// Watch) finds, for metrics (metrics.Reloads is one). Default: none.
+	ReloadObserver ReloadObserver
+	// Logger receives a line per new version applied (Info) or refused
+	// (Error, naming every problem). Default: discard.
+	Logger *slog.Logger
 	// Validator, when set, checks every enabled, unexpired item as the
 	// processor will (pass its deliver.Registry); items it refuses are
 	// reported like undecodable ones (Problems, and a *tenant.ItemsError
@@ -53,6 +66,10 @@ type Store struct {
 	mem  *memstore.Store
 	bad  []badItem
 	yaml bool
+	// loaded is the content of the file the store holds: read by Open,
+	// Reload or Check, or written by the store itself.
+	loaded  []byte
+	watcher *reload.Watcher
 }
 
 // badItem is an item of the file that could not be used, kept verbatim so
@@ -80,6 +97,9 @@ func Open(path string, optFns ...func(*Options)) (*Store, error) {
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
+	if err := s.newWatcher(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -102,7 +122,7 @@ func (s *Store) Reload() error {
 	if err != nil {
 		return fmt.Errorf("filestore: %s: %w", s.path, err)
 	}
-	s.mem, s.bad = mem, bad
+	s.mem, s.bad, s.loaded = mem, bad, data
 	return nil
 }
 
@@ -294,5 +314,9 @@ func (s *Store) save(m *memstore.Store) error {
 	} else {
 		data = append(data, '\n')
 	}
-	return writeAtomic(s.path, data)
+	if err := writeAtomic(s.path, data); err != nil {
+		return err
+	}
+	s.loaded = data
+	return nil
 }
