@@ -112,28 +112,60 @@ func (s *sharedSlot) release() {
 	}
 }
 
-// limitedReader charges every record it hands out to its delivery's
-// permit: one event and the message's bytes. When the tenant is over its
-// rate it waits, without its shared slot, before handing the record out;
-// when the wait would be longer than the limiter allows, the record is
-// not handed out and Next fails with the permit's error (matching
-// limits.ErrLimited, retryable with a retry-after hint): what was handed
-// out before is the deliverer's to send, the rest is left for the retry.
+// limitedReader charges every record its delivery sends to the
+// delivery's permit: one event and the message's bytes. A record is
+// charged when the deliverer asks for the next one (or closes the
+// reader), so that one it skips (deliver.SkipRecord: an earlier attempt
+// delivered it) is not charged. When the tenant is over its rate, the
+// reader waits, without its shared slot, before handing out the next
+// record; when the wait would be longer than the limiter allows, Next
+// fails with the permit's error (matching limits.ErrLimited, retryable
+// with a retry-after hint): what was handed out before is the
+// deliverer's to send, the rest is left for the retry.
 type limitedReader struct {
 	deliver.RecordReader
 	ctx    context.Context
 	permit *limits.Permit
 	slot   *sharedSlot
+
+	pending      bool  // the record handed out last is not charged yet
+	pendingBytes int64 // its message's bytes
 }
 
 func (r *limitedReader) Next() (deliver.Record, error) {
+	if err := r.charge(); err != nil {
+		return deliver.Record{}, err
+	}
 	rec, err := r.RecordReader.Next()
 	if err != nil {
 		return rec, err
 	}
-	wait, err := r.permit.Reserve(r.ctx, 1, int64(len(rec.Message)))
+	r.pending, r.pendingBytes = true, int64(len(rec.Message))
+	return rec, nil
+}
+
+// SkipRecord leaves the record handed out last uncharged.
+func (r *limitedReader) SkipRecord() { r.pending = false }
+
+// Close charges the record handed out last, without waiting: it is sent.
+func (r *limitedReader) Close() error {
+	if r.pending {
+		r.pending = false
+		r.permit.Take(1, r.pendingBytes)
+	}
+	return r.RecordReader.Close()
+}
+
+// charge charges the record handed out last, waiting for the tenant's
+// rate (without the shared slot) before the next one is handed out.
+func (r *limitedReader) charge() error {
+	if !r.pending {
+		return nil
+	}
+	r.pending = false
+	wait, err := r.permit.Charge(r.ctx, 1, r.pendingBytes)
 	if err != nil {
-		return deliver.Record{}, err
+		return err
 	}
 	if wait > 0 {
 		r.slot.pause()
@@ -142,10 +174,10 @@ func (r *limitedReader) Next() (deliver.Record, error) {
 			err = fault.Retryable(fmt.Errorf("waiting for a delivery slot after the tenant's rate limit: %w", rerr))
 		}
 		if err != nil {
-			return deliver.Record{}, err
+			return err
 		}
 	}
-	return rec, nil
+	return nil
 }
 
 // RetryAfter returns how long the message should stay away before it is

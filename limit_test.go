@@ -14,9 +14,12 @@ import (
 	"github.com/logdelivery/logdelivery"
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
+	"github.com/logdelivery/logdelivery/deliver/records"
 	"github.com/logdelivery/logdelivery/fault"
+	"github.com/logdelivery/logdelivery/ledger"
 	"github.com/logdelivery/logdelivery/limits"
 	"github.com/logdelivery/logdelivery/tenant"
+	"github.com/logdelivery/logdelivery/tenant/storetest"
 )
 
 // counting reads every record of its deliveries and reports how many it
@@ -99,13 +102,15 @@ func TestLimitedDeliveryEndsRetryableWithAHint(t *testing.T) {
 	assert.Equal(t, logdelivery.Failed, r.Outcome)
 	assert.True(t, r.Retryable())
 	assert.ErrorIs(t, r.Err, limits.ErrLimited)
-	assert.Equal(t, 100*time.Millisecond, fault.RetryAfter(r.Err).Round(time.Millisecond), "the next event's token")
-	assert.Equal(t, int64(20), r.Receipt.Events, "the burst, then 1s of waiting at 10/s; the other 80 are left for the retry")
-	assert.ErrorContains(t, r.Err, "20 events")
+	assert.Equal(t, 200*time.Millisecond, fault.RetryAfter(r.Err).Round(time.Millisecond),
+		"the debt of the last event sent, and the first of the retry")
+	assert.Equal(t, int64(21), r.Receipt.Events,
+		"the burst, 1s of waiting at 10/s, and the event handed out before the limit was known; the other 79 are left for the retry")
+	assert.ErrorContains(t, r.Err, "21 events")
 	assert.Equal(t, []string{"m1"}, rs.RetryIDs())
 	var de *logdelivery.DispatchError
 	require.ErrorAs(t, rs.Err(), &de)
-	assert.Equal(t, 100*time.Millisecond, fault.RetryAfter(rs.Err()).Round(time.Millisecond), "the hint survives to the dispatch's error")
+	assert.Equal(t, 200*time.Millisecond, fault.RetryAfter(rs.Err()).Round(time.Millisecond), "the hint survives to the dispatch's error")
 
 	// After the hint, an object within the rate goes through.
 	require.NoError(t, clock.Sleep(context.Background(), 2*time.Second))
@@ -312,4 +317,102 @@ func TestMessageRetryAfter(t *testing.T) {
 	assert.Zero(t, res(limited, plain).RetryAfter(), "a failure without a hint gets the runtime's delay")
 	assert.Equal(t, 3*time.Second, res(limited, fault.Permanent(errors.New("gone"))).RetryAfter(), "permanent failures are not retried")
 	assert.Zero(t, res(nil).RetryAfter())
+}
+
+// A tenant limited on one kind still delivers to its other kinds: the
+// limited stream waits on its own while the other reads the shared decode
+// to the end.
+func TestLimitedKindDoesNotHoldTheTenantsOtherKinds(t *testing.T) {
+	objects := newObjects()
+	key := objects.add(t, "c1/acme/shop/pod/1764496800-a.json.gz", 5000)
+	sl := &blockingSleep{fakeSleep: fakeSleep{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+		waiting: make(chan struct{}, 16), release: make(chan struct{})}
+	o, err := limits.ParseOverrides([]byte("overrides: {acme: {kinds: {slow: {events_per_second: 1000, events_burst: 10}}}}"))
+	require.NoError(t, err)
+	lim, err := limits.New(func(lo *limits.Options) {
+		lo.Overrides, lo.MaxWait = o, time.Hour
+		lo.Now, lo.Sleep = sl.Now, sl.Sleep
+	})
+	require.NoError(t, err)
+	fast, slow := &counting{}, &counting{}
+	store := newStore(t, tenant.DeliveryConfig{TenantID: "acme", Type: "fast"}, tenant.DeliveryConfig{TenantID: "acme", Type: "slow"})
+	d, err := logdelivery.NewDispatcher(store, recordKinds(t, map[string]deliver.Deliverer{"fast": fast, "slow": slow}),
+		func(do *logdelivery.Options) { do.Opener, do.Limits = objects, lim })
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	done := make(chan logdelivery.Results, 1)
+	go func() { done <- d.Dispatch(ctx, obj("m", key)) }()
+	select {
+	case <-sl.waiting:
+	case <-ctx.Done():
+		t.Fatal("the slow kind never waited for its rate")
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		fast.mu.Lock()
+		n := fast.got["acme"]
+		fast.mu.Unlock()
+		if n == 5000 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the unlimited kind was held by the limited one (%d of 5000)", n)
+		time.Sleep(time.Millisecond)
+	}
+	close(sl.release)
+	go func() {
+		for range sl.waiting {
+		}
+	}()
+	rs := <-done
+	require.Len(t, rs, 2)
+	for _, r := range rs {
+		assert.Equal(t, logdelivery.Delivered, r.Outcome, "%s: %v", r.Destination, r.Err)
+		assert.Equal(t, int64(5000), r.Receipt.Events, r.Destination)
+	}
+}
+
+// With a ledger, a delivery stopped by its tenant's rate resumes after
+// what it sent: every retry delivers what the budget allows, none twice,
+// and the object completes.
+func TestLimitedDeliveryResumesWithALedger(t *testing.T) {
+	objects := newObjects()
+	key := objects.add(t, "c1/acme/shop/pod/1764496800-a.json.gz", 100)
+	clock := &fakeSleep{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	lim, err := limits.New(func(o *limits.Options) {
+		o.Defaults = limits.Limits{EventsPerSecond: 10, EventsBurst: 10}
+		o.MaxWait = time.Second
+		o.Now, o.Sleep = clock.Now, clock.Sleep
+	})
+	require.NoError(t, err)
+	rec, err := records.New(t.TempDir(), func(o *records.Options) {
+		o.Now = func() time.Time { return time.Date(2026, 11, 30, 10, 0, 1, 0, time.UTC) }
+	})
+	require.NoError(t, err)
+	kinds, err := deliver.NewRegistry([]deliver.Kind{rec.Kind()})
+	require.NoError(t, err)
+	d, err := logdelivery.NewDispatcher(newStore(t, storetest.CloudWatch("acme")), kinds, func(o *logdelivery.Options) {
+		o.Opener, o.Limits, o.Ledger = objects, lim, ledger.NewMemory()
+	})
+	require.NoError(t, err)
+	o := obj("m", key)
+	o.VersionID = "v1"
+	var sent, resumed int64
+	for attempt := 1; ; attempt++ {
+		require.Less(t, attempt, 10, "the object never completed: about 21 records per attempt")
+		rs := d.Dispatch(context.Background(), o)
+		require.Len(t, rs, 1)
+		r := rs[0]
+		sent += r.Receipt.Events
+		if r.Outcome == logdelivery.Delivered {
+			resumed = r.Receipt.Resumed
+			break
+		}
+		require.ErrorIs(t, r.Err, limits.ErrLimited)
+		h := fault.RetryAfter(r.Err)
+		require.Positive(t, h)
+		require.NoError(t, clock.Sleep(context.Background(), h)) // the queue's visibility
+	}
+	assert.Equal(t, int64(100), sent, "every record once across the retries: skipped records are not charged again")
+	assert.Positive(t, resumed, "the last attempt resumed after the others")
 }

@@ -289,6 +289,22 @@ func (s *state) wait(now time.Time, events, bytes int64) (time.Duration, string)
 	return we, "events_per_second"
 }
 
+// streamWait is wait for tokens taken as a delivery goes: a bucket none
+// are taken from does not make it wait, even in debt. s.mu is held.
+func (s *state) streamWait(now time.Time, events, bytes int64) (time.Duration, string) {
+	var we, wb time.Duration
+	if events > 0 {
+		we = s.events.wait(now, float64(events))
+	}
+	if bytes > 0 {
+		wb = s.bytes.wait(now, float64(bytes))
+	}
+	if wb > we {
+		return wb, "bytes_per_second"
+	}
+	return we, "events_per_second"
+}
+
 // take takes events and bytes from the budgets. s.mu is held.
 func (s *state) take(now time.Time, events, bytes int64) {
 	s.events.take(now, float64(events))
@@ -454,6 +470,21 @@ func (p *Permit) acquireSlot(ctx context.Context) error {
 // error matching ErrLimited, retryable with the wait as its retry-after
 // hint. Tokens reserved are spent even if the caller does not send.
 func (p *Permit) Reserve(ctx context.Context, events, bytes int64) (time.Duration, error) {
+	return p.reserve(ctx, events, bytes, false)
+}
+
+// Charge takes the tokens for events and bytes already handed out to be
+// sent and returns how long the caller must wait before it hands out
+// more (0: at once). When that wait would take the delivery beyond
+// MaxWait, or past ctx's deadline, the tokens are taken anyway (the budget
+// goes into debt) and Charge fails with an error matching ErrLimited,
+// counting them as granted: the caller hands out nothing more.
+func (p *Permit) Charge(ctx context.Context, events, bytes int64) (time.Duration, error) {
+	return p.reserve(ctx, events, bytes, true)
+}
+
+// reserve is Reserve, or Charge when sent.
+func (p *Permit) reserve(ctx context.Context, events, bytes int64, sent bool) (time.Duration, error) {
 	l, s := p.l, p.s
 	s.mu.Lock()
 	if p.released {
@@ -466,9 +497,10 @@ func (p *Permit) Reserve(ctx context.Context, events, bytes int64) (time.Duratio
 	fromE := min(p.creditEvents, float64(events))
 	fromB := min(p.creditBytes, float64(bytes))
 	te, tb := events-int64(fromE), bytes-int64(fromB)
-	w, limit := s.wait(now, te, tb)
-	if w > 0 && w > p.left(ctx, now) {
-		e := p.limitedError(limit, w)
+	w, limit := s.streamWait(now, te, tb)
+	limited := w > 0 && w > p.left(ctx, now)
+	if limited && !sent {
+		e := p.retryError(now, limit, w, te, tb)
 		s.mu.Unlock()
 		return 0, p.limited(e)
 	}
@@ -477,12 +509,49 @@ func (p *Permit) Reserve(ctx context.Context, events, bytes int64) (time.Duratio
 	s.take(now, te, tb)
 	p.events += events
 	p.bytes += bytes
+	if limited {
+		e := p.retryError(now, limit, w, 0, 0)
+		s.mu.Unlock()
+		return 0, p.limited(e)
+	}
 	p.waited += w
 	s.mu.Unlock()
 	if w > 0 {
 		l.opts.Observer.Waited(p.key.tenant, p.key.kind, events, bytes, w)
 	}
 	return w, nil
+}
+
+// retryError describes a delivery stopped in its stream, after waiting w
+// would have been needed for events and bytes more: the retry is a new
+// delivery, so the hint is when one is admitted without waiting, its
+// estimate prepaid. p.s.mu is held.
+func (p *Permit) retryError(now time.Time, limit string, w time.Duration, events, bytes int64) *LimitedError {
+	s := p.s
+	ee, eb := s.estimate()
+	again, _ := s.wait(now, max(events, int64(math.Ceil(ee))), max(bytes, int64(math.Ceil(eb))))
+	return p.limitedError(limit, max(w, again))
+}
+
+// Take takes the tokens for events and bytes already sent, without
+// waiting and whatever the limits: the budget goes into debt, and later
+// deliveries wait for it.
+func (p *Permit) Take(events, bytes int64) {
+	l, s := p.l, p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.released {
+		return
+	}
+	now := l.opts.Now()
+	l.refresh(s, p.key, now)
+	fromE := min(p.creditEvents, float64(events))
+	fromB := min(p.creditBytes, float64(bytes))
+	p.creditEvents -= fromE
+	p.creditBytes -= fromB
+	s.take(now, events-int64(fromE), bytes-int64(fromB))
+	p.events += events
+	p.bytes += bytes
 }
 
 // Sleep waits for d, or until ctx is done (returning its error, retryable).

@@ -101,11 +101,12 @@ func TestRateAndBoundedWait(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, limits.ErrLimited)
 	assert.True(t, fault.IsRetryable(err))
-	assert.Equal(t, 10*time.Millisecond, fault.RetryAfter(err), "the hint is the time the tokens need")
+	assert.Equal(t, 100*time.Millisecond, fault.RetryAfter(err),
+		"the hint is when a new delivery gets its prepaid estimate (10 events, a tenth of a second before any delivery ended)")
 	var le *limits.LimitedError
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, limits.LimitedError{Tenant: "acme", Kind: "cloudwatch", Limit: "events_per_second",
-		RetryAfter: 10 * time.Millisecond, Waited: time.Second, Events: 110, Bytes: 1100}, *le)
+		RetryAfter: 100 * time.Millisecond, Waited: time.Second, Events: 110, Bytes: 1100}, *le)
 	assert.Contains(t, err.Error(), "110 events, 1100 bytes granted before; the rest is not sent")
 
 	assert.Len(t, rec.waits, 100)
@@ -143,7 +144,8 @@ func TestBytesAndDeadline(t *testing.T) {
 	var le *limits.LimitedError
 	require.ErrorAs(t, err, &le, "4s of debt outlast the deadline: limited at once, not after sleeping")
 	assert.Equal(t, "bytes_per_second", le.Limit)
-	assert.InDelta(t, 4001*time.Millisecond, le.RetryAfter, float64(time.Microsecond))
+	assert.InDelta(t, 4100*time.Millisecond, le.RetryAfter, float64(time.Microsecond),
+		"4 s of debt and a new delivery's estimate (100 bytes)")
 	assert.Empty(t, c.slept)
 
 	// A new delivery waits for the debt before it is admitted.

@@ -179,7 +179,10 @@ type LimitedError struct {
 
 func (e *LimitedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tenant %q, kind %q: %s: %s reached after waiting %s", e.Tenant, e.Kind, ErrLimited, e.Limit, e.Waited.Round(time.Millisecond))
+	fmt.Fprintf(&b, "tenant %q, kind %q: %s: %s reached", e.Tenant, e.Kind, ErrLimited, e.Limit)
+	if e.Waited > 0 {
+		fmt.Fprintf(&b, " after waiting %s", e.Waited.Round(time.Millisecond))
+	}
 	if e.Events > 0 || e.Bytes > 0 {
 		fmt.Fprintf(&b, " (%d events, %d bytes granted before; the rest is not sent)", e.Events, e.Bytes)
 	}

@@ -503,6 +503,7 @@ func (r *run) read(rr deliver.RecordReader) error {
 			r.mu.Lock()
 			r.rcpt.Resumed++
 			r.mu.Unlock()
+			deliver.SkipRecord(rr)
 			continue
 		}
 		pos := st.consumed // the stream's records before this one

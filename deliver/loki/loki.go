@@ -394,6 +394,7 @@ func (r *run) read(rr deliver.RecordReader) error {
 		}
 		if r.pos++; r.pos <= r.resume {
 			r.rcpt.Resumed++
+			deliver.SkipRecord(rr)
 			continue
 		}
 		r.add(&rec)

@@ -254,6 +254,7 @@ func (w *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (rcpt deli
 			s.skip--
 			s.consumed++
 			rcpt.Resumed++
+			deliver.SkipRecord(rr)
 			continue
 		}
 		pos := s.consumed

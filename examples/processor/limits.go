@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/logdelivery/logdelivery/awsdispatch"
 	"github.com/logdelivery/logdelivery/limits"
+	"github.com/logdelivery/logdelivery/limits/dynamolimits"
 	"github.com/logdelivery/logdelivery/metrics"
 )
 
@@ -24,10 +26,12 @@ type live struct {
 	interval  time.Duration
 	observers *liveObservers
 	sources   []string // the watched files' source names, for metrics
+	table     string   // LIMITS_TABLE
 }
 
 // readLive reads LIMITS_FILE (a Loki-shaped overrides file, see package
-// limits), LIMITS_MAX_WAIT (how long a delivery may wait for its
+// limits) or LIMITS_TABLE (a DynamoDB table of them, opened by openTable),
+// LIMITS_MAX_WAIT (how long a delivery may wait for its
 // tenant's limits before it is retried after the hint; default 5s) and
 // CONFIG_RELOAD_INTERVAL. Without LIMITS_FILE there are no limits. An
 // invalid or unreadable file fails the start: the processor does not run
@@ -42,8 +46,11 @@ func readLive(getenv func(string) string, logger *slog.Logger) (*live, error) {
 		}
 		l.interval = d
 	}
-	path := getenv("LIMITS_FILE")
-	if path == "" {
+	path, table := getenv("LIMITS_FILE"), getenv("LIMITS_TABLE")
+	switch {
+	case path != "" && table != "":
+		return nil, errors.New("LIMITS_FILE and LIMITS_TABLE exclude each other: one source of overrides")
+	case path == "" && table == "":
 		return l, nil
 	}
 	var maxWait time.Duration
@@ -61,6 +68,10 @@ func readLive(getenv func(string) string, logger *slog.Logger) (*live, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.limiter, l.table = lim, table
+	if table != "" {
+		return l, nil // opened by openTable, with the AWS configuration
+	}
 	kinds := deliveredKinds()
 	of, err := limits.OpenOverridesFile(path, lim, func(o *limits.FileOptions) {
 		o.Interval, o.Logger, o.Observer = l.interval, logger, l.observers
@@ -73,6 +84,27 @@ func readLive(getenv func(string) string, logger *slog.Logger) (*live, error) {
 	l.limiter, l.overrides = lim, of
 	l.sources = append(l.sources, limits.SourceOverrides)
 	return l, nil
+}
+
+// openTable reads the overrides of LIMITS_TABLE (package
+// limits/dynamolimits: one item per tenant), when set, and scans the table
+// every CONFIG_RELOAD_INTERVAL with the same last-good semantics.
+func (l *live) openTable(ctx context.Context, client dynamolimits.API, logger *slog.Logger) error {
+	if l.table == "" {
+		return nil
+	}
+	kinds := deliveredKinds()
+	src, err := dynamolimits.Open(ctx, client, l.table, l.limiter, func(o *dynamolimits.Options) {
+		o.Interval, o.Logger, o.Observer = l.interval, logger, l.observers
+		o.Parse = func(po *limits.ParseOptions) { po.Kinds = kinds }
+	})
+	if err != nil {
+		return fmt.Errorf("LIMITS_TABLE: %w", err)
+	}
+	logger.Info("per-tenant limits in force", "table", l.table, "tenants", len(l.limiter.Overrides().Tenants()), "max_wait", l.limiter.MaxWait())
+	l.sources = append(l.sources, dynamolimits.SourceName)
+	go src.Run(ctx)
+	return nil
 }
 
 // deliveredKinds returns the destination kinds the processor delivers, the

@@ -77,3 +77,14 @@ func TestReadLive(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, lv.limiter)
 }
+
+func TestReadLiveOneSource(t *testing.T) {
+	env := map[string]string{"LIMITS_FILE": "a.yaml", "LIMITS_TABLE": "limits"}
+	_, err := readLive(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	assert.ErrorContains(t, err, "exclude each other")
+	env = map[string]string{"LIMITS_TABLE": "limits"}
+	lv, err := readLive(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	assert.NotNil(t, lv.limiter, "the limiter is made; openTable reads the table")
+	assert.Equal(t, "limits", lv.table)
+}

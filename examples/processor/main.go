@@ -50,12 +50,14 @@
 //
 // Live configuration: LIMITS_FILE is a per-tenant limits overrides file
 // (Loki's shape, see package limits; events/s, bytes/s and concurrent
-// deliveries per tenant and destination kind), LIMITS_MAX_WAIT (default
+// deliveries per tenant and destination kind), or LIMITS_TABLE a DynamoDB
+// table of them (package limits/dynamolimits), LIMITS_MAX_WAIT (default
 // 5s) how long a delivery waits for its tenant's limits before its message
-// is retried after the hint. LIMITS_FILE and TENANT_CONFIG_FILE are polled
-// every CONFIG_RELOAD_INTERVAL (default 10s): a new version is applied
-// whole, or refused with every problem logged while the last good one
-// stays; an invalid LIMITS_FILE at start fails the start.
+// is retried after the hint. LIMITS_FILE (or LIMITS_TABLE) and
+// TENANT_CONFIG_FILE are polled every CONFIG_RELOAD_INTERVAL (default
+// 10s): a new version is applied whole, or refused with every problem
+// logged while the last good one stays; invalid limits at start fail the
+// start.
 //
 // Delivery guarantee: LEDGER_TABLE (DynamoDB) or LEDGER_DIR (a directory)
 // holds the ledger that makes delivery effectively-once per destination;
@@ -104,6 +106,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/logdelivery/logdelivery"
@@ -177,6 +180,9 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 	}
 	lv, err := readLive(os.Getenv, logger) // LIMITS_FILE, CONFIG_RELOAD_INTERVAL (limits.go)
 	if err != nil {
+		return 0, err
+	}
+	if err := lv.openTable(ctx, dynamodb.NewFromConfig(cfg), logger); err != nil {
 		return 0, err
 	}
 	lv.watch(ctx)

@@ -160,6 +160,7 @@ read:
 		}
 		if pos++; pos <= p.Resume.Records {
 			res.Receipt.Resumed++
+			deliver.SkipRecord(rr)
 			continue
 		}
 		scratch = p.Encode(scratch[:0], &rec)

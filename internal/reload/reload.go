@@ -48,6 +48,9 @@ type Options struct {
 	// exist (a store created on its first write). Default: nil, a missing
 	// file is refused.
 	Missing []byte
+	// Read reads the current version from somewhere else than the file at
+	// path (a table; path then only names it in logs). Default: the file.
+	Read func(ctx context.Context) ([]byte, error)
 }
 
 // Watcher watches one file. It is safe for concurrent use.
@@ -111,10 +114,19 @@ func (w *Watcher) Prime(data []byte) {
 // force, and returns the error of a version refused (each time it is
 // called while the file holds that version; it is logged and observed
 // once). A file that cannot be read is refused like an invalid version.
-func (w *Watcher) Check() (bool, error) {
+func (w *Watcher) Check() (bool, error) { return w.CheckContext(context.Background()) }
+
+// CheckContext is Check with a context for Options.Read.
+func (w *Watcher) CheckContext(ctx context.Context) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	data, err := os.ReadFile(w.path)
+	var data []byte
+	var err error
+	if w.opts.Read != nil {
+		data, err = w.opts.Read(ctx)
+	} else {
+		data, err = os.ReadFile(w.path)
+	}
 	if errors.Is(err, os.ErrNotExist) && w.opts.Missing != nil {
 		data, err = w.opts.Missing, nil
 	}
@@ -162,7 +174,7 @@ func (w *Watcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, _ = w.Check() // logged and observed by Check
+			_, _ = w.CheckContext(ctx) // logged and observed by Check
 		}
 	}
 }
