@@ -1,10 +1,13 @@
 package loki
 
 import (
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/s2"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/logdelivery/logdelivery/internal/reqbody"
 )
 
 // entry is one log line of a stream.
@@ -146,17 +149,22 @@ func timestampSize(t time.Time) int {
 	return n
 }
 
-// encoder encodes batches into push bodies, reusing its buffers.
-type encoder struct{ raw, body []byte }
+// encoder encodes batches into push bodies, in buffers of its pool (a
+// pool of its own when none is set).
+type encoder struct{ pool *reqbody.Pool }
 
 // encode returns the body of a push of b: the PushRequest in protobuf,
-// compressed in the snappy block format. The result is valid until the
-// next call.
-func (enc *encoder) encode(b *batch) []byte {
-	enc.raw = appendPushRequest(enc.raw[:0], b)
-	if n := s2.MaxEncodedLen(len(enc.raw)); cap(enc.body) < n {
-		enc.body = make([]byte, n)
+// compressed in the snappy block format, in a buffer of the pool that the
+// caller gives back (pool.Put) when the push is over.
+func (enc *encoder) encode(b *batch) *reqbody.Buffer {
+	if enc.pool == nil {
+		enc.pool = &reqbody.Pool{}
 	}
-	enc.body = s2.EncodeSnappy(enc.body[:cap(enc.body)], enc.raw)
-	return enc.body
+	raw := enc.pool.Get()
+	defer enc.pool.Put(raw)
+	raw.B = appendPushRequest(raw.B, b)
+	body := enc.pool.Get()
+	n := s2.MaxEncodedLen(len(raw.B))
+	body.B = s2.EncodeSnappy(slices.Grow(body.B[:0], n)[:n], raw.B)
+	return body
 }

@@ -134,7 +134,7 @@ func jsonBody(b *batch, level int) []byte {
 func TestEncodeRoundTrip(t *testing.T) {
 	b := realisticBatch()
 	var enc encoder
-	req, err := lokitest.DecodeProtobuf(enc.encode(b))
+	req, err := lokitest.DecodeProtobuf(enc.encode(b).B)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	for _, ts := range []time.Time{time.Unix(0, 0), time.Unix(-5, 7), time.Unix(3, 0), time.Unix(0, 999_999_999)} {
 		b := newBatch()
 		b.add(`{a="b"}`, entry{ts: ts, line: ""})
-		req, err := lokitest.DecodeProtobuf(enc.encode(b))
+		req, err := lokitest.DecodeProtobuf(enc.encode(b).B)
 		if err != nil || !req.Streams[0].Entries[0].Time.Equal(ts) {
 			t.Fatalf("time %v: %v %v", ts, req, err)
 		}
@@ -184,7 +184,11 @@ func BenchmarkEncoding(b *testing.B) {
 	}
 	b.Run("protobuf+snappy", func(b *testing.B) {
 		var enc encoder
-		run(b, func() int { return len(enc.encode(batch)) })
+		run(b, func() int {
+			body := enc.encode(batch)
+			defer enc.pool.Put(body)
+			return len(body.B)
+		})
 	})
 	for _, level := range []int{gzip.BestSpeed, gzip.DefaultCompression} {
 		b.Run(fmt.Sprintf("json+gzip-%d", level), func(b *testing.B) {

@@ -1,7 +1,6 @@
 package loki
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -20,6 +19,7 @@ import (
 	"github.com/logdelivery/logdelivery/egress"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/internal/cwbatch"
+	"github.com/logdelivery/logdelivery/internal/reqbody"
 )
 
 // Options configure a Deliverer.
@@ -75,6 +75,7 @@ type Deliverer struct {
 	opts   Options
 	client *http.Client
 	log    *slog.Logger
+	bodies reqbody.Pool // push bodies, shared by the deliveries
 }
 
 // New returns a Deliverer. It fails on invalid options, an invalid egress
@@ -242,7 +243,7 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 	}
 	defer rr.Close()
 
-	r := &run{dv: dv, ctx: ctx, dst: dst, labeler: newLabeler(st, d.Key), batch: newBatch(),
+	r := &run{dv: dv, ctx: ctx, dst: dst, labeler: newLabeler(st, d.Key), batch: newBatch(), enc: encoder{pool: &dv.bodies},
 		streams: map[string]bool{}, values: map[string]map[string]bool{}, save: d.Progress}
 	if len(d.Checkpoint) > 0 {
 		var cp checkpoint
@@ -472,6 +473,7 @@ func (r *run) push() {
 	r.batch = newBatch()
 	body := r.enc.encode(b)
 	err := r.send(body)
+	r.enc.pool.Put(body)
 	var se *StatusError
 	switch {
 	case err == nil:
@@ -526,7 +528,7 @@ func (r *run) result() error {
 }
 
 // send pushes body with retries.
-func (r *run) send(body []byte) error {
+func (r *run) send(body *reqbody.Buffer) error {
 	for attempt := 1; ; attempt++ {
 		err := r.attempt(body)
 		if err == nil {
@@ -572,13 +574,17 @@ func (r *run) backoff(attempt int) time.Duration {
 }
 
 // attempt makes one push request.
-func (r *run) attempt(body []byte) error {
+func (r *run) attempt(body *reqbody.Buffer) error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.dst.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.dst.url, bytes.NewReader(body))
+	// The body's reader is detached when the buffer goes back to the pool
+	// (or the next attempt takes a reader), so a transport still holding
+	// it never reads another push.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.dst.url, body.Reader())
 	if err != nil {
 		return fault.Permanent(err)
 	}
+	req.ContentLength = int64(len(body.B))
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("X-Scope-OrgID", r.dst.orgID)
 	req.Header.Set("User-Agent", "logdelivery")

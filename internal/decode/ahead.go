@@ -13,6 +13,11 @@ import (
 const (
 	aheadBlockSize = 64 << 10
 	aheadBlocks    = 4
+	// minAheadSize is the smallest compressed object decompressed ahead:
+	// below it (about a megabyte of text) the goroutine and its blocks cost
+	// more than the overlap saves, and a processor of many small objects
+	// overlaps them by delivering several at once.
+	minAheadSize = 128 << 10
 )
 
 // aheadBlock is a decompressed block and what had been read when it was

@@ -150,9 +150,11 @@ type Options struct {
 	// one Pool between the Readers of a process. Default: none.
 	Pool *Pool
 	// Sequential decompresses on the goroutine that calls Next. By
-	// default, when GOMAXPROCS is above 1, a compressed object is
-	// decompressed on a goroutine of its own, up to 256 KiB ahead of the
-	// decoder, so that decompression and decoding overlap.
+	// default, when GOMAXPROCS is above 1, a compressed object of at least
+	// 128 KiB (or of unknown size) is decompressed on a goroutine of its
+	// own, up to 256 KiB ahead of the decoder, so that decompression and
+	// decoding overlap; smaller objects take too little time for it to
+	// pay.
 	Sequential bool
 }
 
@@ -389,7 +391,7 @@ func NewReader(body *deliver.Body, obj deliver.Object, optFns ...func(*Options))
 	}
 	r.capped = &capReader{r: data, max: opts.MaxDecompressedBytes}
 	var lines io.Reader = r.capped
-	if r.comp != None && !opts.Sequential && runtime.GOMAXPROCS(0) > 1 {
+	if r.comp != None && !opts.Sequential && runtime.GOMAXPROCS(0) > 1 && !(body.Size >= 0 && body.Size < minAheadSize) {
 		capped, src := r.capped, r.src
 		r.ahead = startAhead(capped, func() (int64, int64) { return capped.n, src.n }, opts.Pool)
 		lines = r.ahead

@@ -184,11 +184,17 @@ func TestDecompressAhead(t *testing.T) {
 		}
 	}
 
+	small, err := NewReader(body(objects["members"]), deliver.Object{Key: "k.gz", Time: objTime})
+	require.NoError(t, err)
+	assert.Nil(t, small.ahead, "a small object is decompressed in line")
+	require.NoError(t, small.Close())
+
 	before := runtime.NumGoroutine()
 	var pool Pool
 	for range 10 {
 		rd, err := NewReader(body(big), deliver.Object{Key: "k.gz", Time: objTime}, func(o *Options) { o.Pool = &pool })
 		require.NoError(t, err)
+		require.NotNil(t, rd.ahead, "%d compressed bytes are decompressed ahead", len(big))
 		_, err = rd.Next()
 		require.NoError(t, err)
 		require.NoError(t, rd.Close())

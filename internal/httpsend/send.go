@@ -1,20 +1,22 @@
 package httpsend
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/logdelivery/logdelivery/egress"
 	"github.com/logdelivery/logdelivery/fault"
+	"github.com/logdelivery/logdelivery/internal/reqbody"
 )
 
 // Retry says how often and how long requests are retried.
@@ -204,9 +206,34 @@ func (s *Sender) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 	ctx, cancel := s.attemptContext(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, r.URL.String(), bytes.NewReader(r.Body))
+	// The body goes out through readers detached when Do returns: the
+	// caller reuses r.Body's memory for its next batch, and net/http may
+	// still hold a request's body after the response (closing it, or
+	// writing it to a connection being torn down).
+	var mu sync.Mutex
+	var readers []*reqbody.Reader
+	newBody := func() io.ReadCloser {
+		rd := reqbody.NewReader(r.Body)
+		mu.Lock()
+		readers = append(readers, rd)
+		mu.Unlock()
+		return rd
+	}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, rd := range readers {
+			rd.Detach()
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, method, r.URL.String(), newBody())
 	if err != nil {
 		return nil, fault.Permanent(fmt.Errorf("%s %s: %w", method, r.URL.Host, unwrapURL(err)))
+	}
+	req.ContentLength = int64(len(r.Body))
+	req.GetBody = func() (io.ReadCloser, error) { return newBody(), nil }
+	if len(r.Body) == 0 {
+		req.Body, req.GetBody = http.NoBody, nil
 	}
 	for k, vs := range r.Header {
 		req.Header[k] = vs

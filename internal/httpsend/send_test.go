@@ -3,6 +3,7 @@ package httpsend
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -251,4 +252,34 @@ func TestCancelGrace(t *testing.T) {
 	_, _, err = s.Send(ctx, at("10s"))
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 300*time.Millisecond, "no grace past a deadline")
+}
+
+// Bodies go out whole with their length, the empty one as no body, and the
+// caller may reuse a body's memory as soon as Do returns.
+func TestDoSendsBodyWithLength(t *testing.T) {
+	type got struct {
+		length int64
+		body   string
+	}
+	seen := make(chan got, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen <- got{r.ContentLength, string(b)}
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	port, _ := strconv.Atoi(u.Port())
+	c, err := egress.NewClient(egress.Policy{AllowHTTP: true, AllowLoopback: true, Ports: []int{port}})
+	require.NoError(t, err)
+	s := &Sender{Client: c}
+	body := []byte(strings.Repeat("batch one ", 10_000))
+	resp, err := s.Do(context.Background(), &Request{URL: u, Body: body})
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.Status)
+	copy(body, "REUSED")
+	assert.Equal(t, got{int64(len(body)), strings.Repeat("batch one ", 10_000)}, <-seen)
+
+	_, err = s.Do(context.Background(), &Request{URL: u})
+	require.NoError(t, err)
+	assert.Equal(t, got{0, ""}, <-seen)
 }

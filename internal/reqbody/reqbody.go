@@ -196,6 +196,14 @@ func (b *Buffer) Reader() *Reader {
 	return b.r
 }
 
+// NewReader returns a reader of b, a body the caller owns: once the
+// request is over, Detach it before b is written again.
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// Detach ends the reader's access to its body: later reads report io.EOF.
+// It waits for a read in progress.
+func (r *Reader) Detach() { r.detach() }
+
 // Reader reads a Buffer's body. It is an io.ReadSeeker with a Len, as
 // request signers and content-length computation expect, and is safe for
 // use by the transport while the serialiser detaches it.

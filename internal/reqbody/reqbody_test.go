@@ -151,3 +151,18 @@ func TestDetachWhileReading(t *testing.T) {
 		p.Put(nb)
 	}
 }
+
+func TestNewReaderDetach(t *testing.T) {
+	body := []byte("caller's body")
+	r := NewReader(body)
+	got, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Equal(t, "caller's body", string(got))
+	_, err = r.Seek(0, io.SeekStart)
+	require.NoError(t, err)
+	r.Detach()
+	copy(body, "overwritten!!")
+	n, err := r.Read(make([]byte, 8))
+	assert.Zero(t, n)
+	assert.Equal(t, io.EOF, err, "a detached reader never sees the reused memory")
+}
