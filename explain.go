@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/keyparse"
@@ -66,6 +67,17 @@ type DestinationPlan struct {
 	// "some" (match rules decide record by record); empty for kinds that
 	// copy the object whole and for destinations that receive nothing.
 	Records string `json:"records,omitempty"`
+	// Retryable says, for PlanFail, whether Dispatch would retry.
+	Retryable bool `json:"retryable,omitempty"`
+}
+
+// ExplainOptions configures Explain.
+type ExplainOptions struct {
+	// Check asks the deliverer of each destination that would receive the
+	// object whether it can reach it (deliver.Checker: the tenant's role
+	// assumed, …), writing nothing; one that cannot is PlanFail. Default:
+	// false, nothing is asked of the destinations.
+	Check bool
 }
 
 // Explain works out what Dispatch would do with obj and why, reading the
@@ -75,8 +87,13 @@ type DestinationPlan struct {
 // or why not — disabled, expired, invalid, bound outside the tenant's
 // accounts, no deliverer for its kind, its application not among
 // desired_logs and groups, excluded by its match rules, delivered before
-// according to the ledger.
-func (d *Dispatcher) Explain(ctx context.Context, obj Object) Explanation {
+// according to the ledger — and, with ExplainOptions.Check, whether each
+// destination that would receive it can be reached.
+func (d *Dispatcher) Explain(ctx context.Context, obj Object, optFns ...func(*ExplainOptions)) Explanation {
+	var opts ExplainOptions
+	for _, fn := range optFns {
+		fn(&opts)
+	}
 	e := Explanation{Object: obj, Destinations: []DestinationPlan{}}
 	key, err := d.opts.Template.Parse(obj.Key)
 	if err != nil {
@@ -119,7 +136,7 @@ func (d *Dispatcher) Explain(ctx context.Context, obj Object) Explanation {
 		dp := DestinationPlan{Type: cfg.Type, Kind: cfg.Kind(), Config: cfg}
 		switch {
 		case p.err != nil:
-			dp.Decision, dp.Reason = PlanFail, p.err.Error()
+			dp.Decision, dp.Reason, dp.Retryable = PlanFail, p.err.Error(), fault.IsRetryable(p.err)
 		case p.reason != "":
 			dp.Decision, dp.Reason = PlanSkip, p.reason
 		default:
@@ -133,6 +150,12 @@ func (d *Dispatcher) Explain(ctx context.Context, obj Object) Explanation {
 					dp.Decision, dp.Reason, dp.Records = PlanSkip, ReasonDelivered, ""
 				case ok:
 					dp.Reason += fmt.Sprintf("; resumes from the checkpoint saved %s", entry.Updated.Format("2006-01-02T15:04:05Z07:00"))
+				}
+			}
+			if checker, ok := p.dl.(deliver.Checker); ok && opts.Check && dp.Decision == PlanDeliver {
+				dl := &deliver.Delivery{Object: obj.deliverObject(), Key: key, Config: cfg, Settings: p.settings, Identity: p.identity}
+				if err := checker.Check(ctx, dl); err != nil {
+					dp.Decision, dp.Reason, dp.Retryable = PlanFail, "cannot reach it: "+err.Error(), fault.IsRetryable(err)
 				}
 			}
 		}

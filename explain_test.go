@@ -16,6 +16,7 @@ import (
 	"github.com/logdelivery/logdelivery/deliver/cloudwatch"
 	"github.com/logdelivery/logdelivery/deliver/delivertest"
 	"github.com/logdelivery/logdelivery/deliver/s3"
+	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/ledger"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/storetest"
@@ -169,4 +170,49 @@ func (m identities) Identity(_ context.Context, id string) (tenant.Identity, err
 		return v, nil
 	}
 	return tenant.Identity{}, tenant.ErrNoIdentity
+}
+
+// checkingDeliverer is a Recorder that can tell whether it reaches a
+// destination: every config but s3:denied.
+type checkingDeliverer struct {
+	delivertest.Recorder
+	checked []string
+}
+
+func (c *checkingDeliverer) Check(_ context.Context, d *deliver.Delivery) error {
+	c.checked = append(c.checked, d.Config.Type)
+	if d.Settings == nil {
+		return errors.New("no settings")
+	}
+	if d.Config.Type == "s3:denied" {
+		return fault.Permanent(errors.New("AccessDenied: not authorized to perform sts:AssumeRole"))
+	}
+	return nil
+}
+
+func TestExplainChecks(t *testing.T) {
+	denied, disabled := storetest.S3("acme"), storetest.S3("acme")
+	denied.Type = "s3:denied"
+	disabled.Type, disabled.Enabled = "s3:off", tenant.Bool(false)
+	dl := &checkingDeliverer{}
+	d := newDispatcher(t, newStore(t, storetest.S3("acme"), denied, disabled), map[string]deliver.Deliverer{"s3": dl})
+	o := logdelivery.Object{Key: "c1/acme/app/pod/1.gz"}
+
+	e := d.Explain(context.Background(), o)
+	assert.Empty(t, dl.checked, "without Check nothing is asked of the destinations")
+	for _, p := range e.Destinations {
+		assert.NotEqual(t, logdelivery.PlanFail, p.Decision, p.Type)
+	}
+
+	e = d.Explain(context.Background(), o, func(eo *logdelivery.ExplainOptions) { eo.Check = true })
+	assert.ElementsMatch(t, []string{"s3", "s3:denied"}, dl.checked, "only the destinations that would receive the object")
+	plans := map[string]logdelivery.DestinationPlan{}
+	for _, p := range e.Destinations {
+		plans[p.Type] = p
+	}
+	assert.Equal(t, logdelivery.PlanDeliver, plans["s3"].Decision)
+	assert.Equal(t, logdelivery.PlanFail, plans["s3:denied"].Decision)
+	assert.Contains(t, plans["s3:denied"].Reason, "cannot reach it: AccessDenied")
+	assert.False(t, plans["s3:denied"].Retryable)
+	assert.Empty(t, dl.Deliveries(), "checking delivers nothing")
 }

@@ -17,23 +17,35 @@ import (
 // the delivery takes any slot: a limited tenant waits without holding
 // workers others need. A copy (a kind that does not read records) is
 // charged the object's size in bytes here; record deliveries are charged
-// as their records flow (limitedReader). It returns nil without limits.
+// as their records flow (limitedReader), against what the limiter prepaid
+// at admission. It returns nil without limits.
 func (d *Dispatcher) admit(ctx context.Context, j job) (*limits.Permit, error) {
 	if d.opts.Limits == nil {
 		return nil, nil
 	}
 	cfg := j.plan.cfg
-	p, err := d.opts.Limits.Admit(ctx, cfg.TenantID, cfg.Kind())
+	// A copy costs its size; a record stream is charged as it flows, with
+	// what the tenant's last ones sent prepaid.
+	events, bytes := int64(0), j.o.obj.Size
+	if j.plan.records {
+		events, bytes = limits.Unknown, limits.Unknown
+	}
+	p, err := d.opts.Limits.Admit(ctx, cfg.TenantID, cfg.Kind(), events, bytes)
 	if err != nil {
 		return nil, fmt.Errorf("admitting the delivery to %s/%s: %w", cfg.TenantID, cfg.Type, err)
 	}
-	if !j.plan.records && j.o.obj.Size > 0 {
-		if err := p.Wait(ctx, 0, j.o.obj.Size); err != nil {
-			p.Release()
-			return nil, fmt.Errorf("admitting the copy to %s/%s: %w", cfg.TenantID, cfg.Type, err)
-		}
-	}
 	return p, nil
+}
+
+// rated reports whether a delivery under p has records to charge: its
+// tenant and kind have a rate (a change of the limits reaches the next
+// deliveries).
+func rated(p *limits.Permit) bool {
+	if p == nil {
+		return false
+	}
+	l := p.Limits()
+	return l.EventsPerSecond > 0 || l.BytesPerSecond > 0
 }
 
 // sharedSlot is a delivery's slot of the Dispatcher's shared workers

@@ -559,7 +559,9 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, rd *reading) (r Result)
 		return r
 	}
 	defer shared.release()
-	rd.limit(permit, shared)
+	if rated(permit) {
+		rd.limit(permit, shared)
+	}
 	// Waiting for the slot may have eaten the time that was left.
 	if err := d.checkDeadline(ctx); err != nil {
 		r.Err = err

@@ -35,6 +35,7 @@ import (
 	"github.com/logdelivery/logdelivery/groups"
 	"github.com/logdelivery/logdelivery/ledger"
 	"github.com/logdelivery/logdelivery/ledger/dynamoledger"
+	"github.com/logdelivery/logdelivery/limits"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/dynamostore"
 )
@@ -87,6 +88,10 @@ type Options struct {
 	// UsePathStyle addresses S3 buckets by path (moto, S3-compatible
 	// stores). Default: false.
 	UsePathStyle bool
+	// Limits holds tenants to their per-kind limits
+	// (logdelivery.Options.Limits; limits.OpenOverridesFile keeps its
+	// overrides in step with a file). Default: none.
+	Limits *limits.Limiter
 	// Observer receives every result, for metrics. Default: none.
 	Observer logdelivery.Observer
 	// Logger is shared by every component. The AWS SDK's own log lines
@@ -311,6 +316,7 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*logdelivery.Dispatcher, err
 		do.Identities = identities
 		do.ExternalIDs = externalIDs
 		do.Observer = o.Observer
+		do.Limits = o.Limits
 		do.Logger = o.Logger
 		if o.Dispatcher != nil {
 			o.Dispatcher(do)

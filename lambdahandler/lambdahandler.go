@@ -8,6 +8,10 @@
 //	h, err := lambdahandler.New(dispatcher)
 //	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM(func() { h.Close() }))
 //
+// With Options.Visibility, a message over its tenant's limits (package
+// limits) becomes visible again after its retry-after hint rather than
+// after the queue's visibility timeout.
+//
 // Lambda sends SIGTERM at shutdown only to functions with an extension;
 // without one the environment is frozen and discarded, and Close never
 // runs (nothing is lost: deliveries end with each invocation).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,10 @@ import (
 
 // DefaultMaxWait is the default of Options.MaxWait.
 const DefaultMaxWait = 5 * time.Second
+
+// slotRetryAfter is the hint of a delivery that found no concurrency slot:
+// about the time a delivery takes to free one.
+const slotRetryAfter = time.Second
 
 // Options configures a Limiter.
 type Options struct {
@@ -28,6 +33,14 @@ type Options struct {
 	// would outlast the context's deadline ends it at once. Positive.
 	// Default: DefaultMaxWait (5s).
 	MaxWait time.Duration
+	// MaxWaiting is how many deliveries of one tenant and kind may wait to
+	// be admitted at once (for a concurrency slot, or for their budget to
+	// come out of debt); a delivery that would have to wait beyond them is
+	// limited at once, with the time its budget needs as the hint. A
+	// delivery waiting to be admitted holds a runtime's message slot (the
+	// SQS worker's MaxInFlight, a Lambda invocation's time): this bounds
+	// what a tenant over its limits holds of them. Positive. Default: 1.
+	MaxWaiting int
 	// Observer is told about waits and limited deliveries, for metrics
 	// (metrics.Limits is one). Default: none.
 	Observer Observer
@@ -74,9 +87,14 @@ type state struct {
 	gen           uint64 // the overrides generation limits were resolved at
 	limits        Limits
 	events, bytes bucket
-	inflight      int64         // deliveries holding a concurrency slot
-	refs          int64         // permits not released (guarded by Limiter.mu too)
-	wake          chan struct{} // closed when a slot frees or the limits change
+	inflight      int64 // deliveries holding a concurrency slot
+	waiting       int   // deliveries waiting to be admitted
+	// estimate is what a delivery of unknown cost sends, on average
+	// (EWMA of the last ones); prepaid at its admission.
+	estEvents, estBytes float64
+	estimated           bool
+	refs                int64         // permits not released (guarded by Limiter.mu too)
+	wake                chan struct{} // closed when a slot frees or the limits change
 }
 
 // New returns a Limiter. It fails when an option is out of its range.
@@ -95,6 +113,12 @@ func New(optFns ...func(*Options)) (*Limiter, error) {
 		o.MaxWait = DefaultMaxWait
 	case o.MaxWait < 0:
 		errs = append(errs, fmt.Errorf("limits: Options.MaxWait is %v; accepted: positive (0 for the default, %v)", o.MaxWait, DefaultMaxWait))
+	}
+	switch {
+	case o.MaxWaiting == 0:
+		o.MaxWaiting = 1
+	case o.MaxWaiting < 0:
+		errs = append(errs, fmt.Errorf("limits: Options.MaxWaiting is %d; accepted: positive (0 for the default, 1)", o.MaxWaiting))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -151,23 +175,134 @@ func (l *Limiter) Limits(tenantID, kind string) Limits {
 // MaxWait returns the bound on one delivery's waits.
 func (l *Limiter) MaxWait() time.Duration { return l.opts.MaxWait }
 
-// Admit admits a delivery of tenantID to kind: it waits for a concurrency
-// slot of the tenant and kind and for their budgets to be out of debt,
-// within MaxWait. The caller sends through the returned Permit and
-// releases it when the delivery ends. Admit fails with an error matching
-// ErrLimited (retryable, with a retry-after hint) when the wait would be
-// longer, and with ctx's error (retryable) when ctx ends first.
-func (l *Limiter) Admit(ctx context.Context, tenantID, kind string) (*Permit, error) {
+// Unknown is the cost, for Admit, of a delivery that does not know up
+// front what it will send (a record stream).
+const Unknown = -1
+
+// Admit admits a delivery of tenantID to kind that sends events and bytes
+// known up front (a copy's size), or Unknown for both when it takes its
+// tokens as it goes (Reserve): then what the tenant's recent deliveries of
+// the kind sent (the bucket's burst before any) is prepaid, and Reserve
+// draws on it first, the rest given back at Release; so that many
+// deliveries arriving together are admitted as the budget allows, not all
+// at once to wait in the middle of their streams. Admit waits for a
+// concurrency slot of the tenant and kind and for their budgets to hold
+// the tokens (or be out of debt), within MaxWait and only if fewer than
+// MaxWaiting deliveries of the tenant and kind are waiting already. The caller sends through the
+// returned Permit and releases it when the delivery ends. Admit fails
+// with an error matching ErrLimited (retryable, with a retry-after hint)
+// when it cannot admit the delivery so, and with ctx's error (retryable)
+// when ctx ends first.
+func (l *Limiter) Admit(ctx context.Context, tenantID, kind string, events, bytes int64) (*Permit, error) {
 	p := &Permit{l: l, key: stateKey{tenantID, kind}, s: l.state(tenantID, kind)}
 	if err := p.acquireSlot(ctx); err != nil {
 		p.Release()
 		return nil, err
 	}
-	if err := p.Wait(ctx, 0, 0); err != nil {
+	if err := p.admit(ctx, events, bytes); err != nil {
 		p.Release()
 		return nil, err
 	}
 	return p, nil
+}
+
+// admit takes the tokens of an admission, waiting for them as one of the
+// MaxWaiting.
+func (p *Permit) admit(ctx context.Context, events, bytes int64) error {
+	l, s := p.l, p.s
+	s.mu.Lock()
+	now := l.opts.Now()
+	l.refresh(s, p.key, now)
+	var ce, cb int64 // prepaid for a delivery of unknown cost
+	unknown := events < 0 || bytes < 0
+	if unknown {
+		e, b := s.estimate()
+		ce, cb = int64(math.Ceil(e)), int64(math.Ceil(b))
+		events, bytes = 0, 0
+	}
+	w, limit := s.wait(now, events+ce, bytes+cb)
+	if w > 0 && (w > p.left(ctx, now) || s.waiting >= l.opts.MaxWaiting) {
+		e := p.limitedError(limit, w)
+		s.mu.Unlock()
+		return p.limited(e)
+	}
+	s.take(now, events+ce, bytes+cb)
+	// Only an admitted delivery's cost teaches the estimate.
+	p.estimated = unknown
+	p.creditEvents, p.creditBytes = float64(ce), float64(cb)
+	p.events += events
+	p.bytes += bytes
+	p.waited += w
+	if w == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	s.waiting++
+	s.mu.Unlock()
+	l.opts.Observer.Waited(p.key.tenant, p.key.kind, events, bytes, w)
+	err := p.Sleep(ctx, w)
+	s.mu.Lock()
+	s.waiting--
+	s.mu.Unlock()
+	return err
+}
+
+// estimate returns what a delivery of unknown cost is expected to send:
+// the recent average, or before any a tenth of a second at the rate (at
+// most the burst); 0 when unlimited. s.mu is held.
+func (s *state) estimate() (events, bytes float64) {
+	if s.estimated {
+		events, bytes = s.estEvents, s.estBytes
+	} else {
+		events = min(s.events.burst, s.events.rate/10)
+		bytes = min(s.bytes.burst, s.bytes.rate/10)
+	}
+	if s.events.rate == 0 {
+		events = 0
+	}
+	if s.bytes.rate == 0 {
+		bytes = 0
+	}
+	return events, bytes
+}
+
+// learn adds what a delivery of unknown cost sent to the estimate. s.mu
+// is held.
+func (s *state) learn(events, bytes int64) {
+	const weight = 0.2
+	if !s.estimated {
+		s.estEvents, s.estBytes, s.estimated = float64(events), float64(bytes), true
+		return
+	}
+	s.estEvents += weight * (float64(events) - s.estEvents)
+	s.estBytes += weight * (float64(bytes) - s.estBytes)
+}
+
+// wait returns how long a take of events and bytes must wait and the
+// limit that makes it wait longest. s.mu is held.
+func (s *state) wait(now time.Time, events, bytes int64) (time.Duration, string) {
+	we := s.events.wait(now, float64(events))
+	wb := s.bytes.wait(now, float64(bytes))
+	if wb > we {
+		return wb, "bytes_per_second"
+	}
+	return we, "events_per_second"
+}
+
+// take takes events and bytes from the budgets. s.mu is held.
+func (s *state) take(now time.Time, events, bytes int64) {
+	s.events.take(now, float64(events))
+	s.bytes.take(now, float64(bytes))
+}
+
+// left returns how much longer the permit's delivery may wait: what is
+// left of MaxWait, and of ctx's time. p.s.mu is held.
+func (p *Permit) left(ctx context.Context, now time.Time) time.Duration {
+	left := p.l.opts.MaxWait - p.waited
+	if dl, ok := ctx.Deadline(); ok {
+		left = min(left, dl.Sub(now))
+	}
+	return left
 }
 
 // state returns the budgets of a tenant and kind, with a reference taken.
@@ -234,6 +369,10 @@ type Permit struct {
 
 	waited        time.Duration
 	events, bytes int64 // granted
+
+	// estimated: admitted at an unknown cost, with credit prepaid
+	estimated                 bool
+	creditEvents, creditBytes float64
 }
 
 // Limits returns the limits the permit's delivery is under now.
@@ -250,6 +389,7 @@ func (p *Permit) Waited() time.Duration {
 func (p *Permit) acquireSlot(ctx context.Context) error {
 	l, s := p.l, p.s
 	start := l.opts.Now()
+	waiting := false // counted in s.waiting
 	for {
 		s.mu.Lock()
 		now := l.opts.Now()
@@ -257,6 +397,9 @@ func (p *Permit) acquireSlot(ctx context.Context) error {
 		if m := s.limits.MaxConcurrentDeliveries; m == 0 || s.inflight < m {
 			s.inflight++
 			p.slot = true
+			if waiting {
+				s.waiting--
+			}
 			w := now.Sub(start)
 			p.waited += w
 			s.mu.Unlock()
@@ -265,19 +408,22 @@ func (p *Permit) acquireSlot(ctx context.Context) error {
 			}
 			return nil
 		}
-		wake := s.wake
-		s.mu.Unlock()
-		left := l.opts.MaxWait - p.waited - now.Sub(start)
-		if dl, ok := ctx.Deadline(); ok {
-			left = min(left, dl.Sub(now))
-		}
-		if left <= 0 {
-			s.mu.Lock()
+		left := p.left(ctx, now) - now.Sub(start)
+		if left <= 0 || !waiting && s.waiting >= l.opts.MaxWaiting {
 			p.waited += now.Sub(start)
-			e := p.limitedError("max_concurrent_deliveries", l.opts.MaxWait)
+			if waiting {
+				s.waiting--
+			}
+			e := p.limitedError("max_concurrent_deliveries", slotRetryAfter)
 			s.mu.Unlock()
 			return p.limited(e)
 		}
+		if !waiting {
+			waiting = true
+			s.waiting++
+		}
+		wake := s.wake
+		s.mu.Unlock()
 		// Sleep until the time left runs out, or a slot frees (wake is
 		// closed), whichever comes first.
 		wctx, cancel := context.WithCancel(ctx)
@@ -292,6 +438,9 @@ func (p *Permit) acquireSlot(ctx context.Context) error {
 		woken := wctx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if err != nil && !woken {
+			s.mu.Lock()
+			s.waiting--
+			s.mu.Unlock()
 			return fault.Retryable(fmt.Errorf("limits: waiting for a delivery slot of tenant %q, kind %q: %w", p.key.tenant, p.key.kind, err))
 		}
 	}
@@ -313,25 +462,19 @@ func (p *Permit) Reserve(ctx context.Context, events, bytes int64) (time.Duratio
 	}
 	now := l.opts.Now()
 	l.refresh(s, p.key, now)
-	we := s.events.wait(now, float64(events))
-	wb := s.bytes.wait(now, float64(bytes))
-	w, limit := we, "events_per_second"
-	if wb > we {
-		w, limit = wb, "bytes_per_second"
+	// What was prepaid at admission first.
+	fromE := min(p.creditEvents, float64(events))
+	fromB := min(p.creditBytes, float64(bytes))
+	te, tb := events-int64(fromE), bytes-int64(fromB)
+	w, limit := s.wait(now, te, tb)
+	if w > 0 && w > p.left(ctx, now) {
+		e := p.limitedError(limit, w)
+		s.mu.Unlock()
+		return 0, p.limited(e)
 	}
-	if w > 0 {
-		left := l.opts.MaxWait - p.waited
-		if dl, ok := ctx.Deadline(); ok {
-			left = min(left, dl.Sub(now))
-		}
-		if w > left {
-			e := p.limitedError(limit, w)
-			s.mu.Unlock()
-			return 0, p.limited(e)
-		}
-	}
-	s.events.take(now, float64(events))
-	s.bytes.take(now, float64(bytes))
+	p.creditEvents -= fromE
+	p.creditBytes -= fromB
+	s.take(now, te, tb)
 	p.events += events
 	p.bytes += bytes
 	p.waited += w
@@ -388,6 +531,13 @@ func (p *Permit) Release() {
 		return
 	}
 	p.released = true
+	if p.estimated {
+		now := l.opts.Now()
+		s.learn(p.events, p.bytes)
+		s.events.give(now, p.creditEvents)
+		s.bytes.give(now, p.creditBytes)
+		p.creditEvents, p.creditBytes = 0, 0
+	}
 	if p.slot {
 		s.inflight--
 		s.broadcast()

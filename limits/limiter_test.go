@@ -78,7 +78,7 @@ func TestRateAndBoundedWait(t *testing.T) {
 		o.Observer = rec
 	})
 	ctx := context.Background()
-	p, err := l.Admit(ctx, "acme", "cloudwatch")
+	p, err := l.Admit(ctx, "acme", "cloudwatch", 0, 0)
 	require.NoError(t, err)
 	defer p.Release()
 	for range 10 {
@@ -116,7 +116,7 @@ func TestRateAndBoundedWait(t *testing.T) {
 	// Another kind of the same tenant, and another tenant, have their own
 	// budgets.
 	for _, k := range [][2]string{{"acme", "s3"}, {"globex", "cloudwatch"}} {
-		q, err := l.Admit(ctx, k[0], k[1])
+		q, err := l.Admit(ctx, k[0], k[1], 0, 0)
 		require.NoError(t, err)
 		d, err := q.Reserve(ctx, 10, 0)
 		require.NoError(t, err)
@@ -133,7 +133,7 @@ func TestBytesAndDeadline(t *testing.T) {
 	})
 	ctx, cancel := context.WithDeadline(context.Background(), c.Now().Add(2*time.Second))
 	defer cancel()
-	p, err := l.Admit(ctx, "acme", "s3")
+	p, err := l.Admit(ctx, "acme", "s3", 0, 0)
 	require.NoError(t, err)
 	defer p.Release()
 	d, err := p.Reserve(ctx, 0, 5000)
@@ -147,10 +147,10 @@ func TestBytesAndDeadline(t *testing.T) {
 	assert.Empty(t, c.slept)
 
 	// A new delivery waits for the debt before it is admitted.
-	_, err = l.Admit(ctx, "acme", "s3")
+	_, err = l.Admit(ctx, "acme", "s3", 0, 0)
 	assert.ErrorIs(t, err, limits.ErrLimited)
 	c.Sleep(context.Background(), 3*time.Second)
-	q, err := l.Admit(context.Background(), "acme", "s3")
+	q, err := l.Admit(context.Background(), "acme", "s3", 0, 0)
 	require.NoError(t, err, "1s of debt left, within MaxWait")
 	assert.Equal(t, time.Second, q.Waited())
 	q.Release()
@@ -165,21 +165,70 @@ func TestConcurrency(t *testing.T) {
 		o.Observer = rec
 	})
 	ctx := context.Background()
-	p, err := l.Admit(ctx, "acme", "loki")
+	p, err := l.Admit(ctx, "acme", "loki", 0, 0)
 	require.NoError(t, err)
-	_, err = l.Admit(ctx, "acme", "loki")
+	_, err = l.Admit(ctx, "acme", "loki", 0, 0)
 	var le *limits.LimitedError
 	require.ErrorAs(t, err, &le, "the slot is not freed within MaxWait")
 	assert.Equal(t, "max_concurrent_deliveries", le.Limit)
-	assert.Equal(t, 2*time.Second, fault.RetryAfter(err))
-	other, err := l.Admit(ctx, "acme", "s3")
+	assert.Equal(t, 2*time.Second, le.Waited, "it waited MaxWait")
+	assert.Equal(t, time.Second, fault.RetryAfter(err), "about a delivery's time")
+	other, err := l.Admit(ctx, "acme", "s3", 0, 0)
 	require.NoError(t, err, "another kind has its own slots")
 	other.Release()
 	p.Release()
 	p.Release() // idempotent
-	q, err := l.Admit(ctx, "acme", "loki")
+	q, err := l.Admit(ctx, "acme", "loki", 0, 0)
 	require.NoError(t, err, "the slot was released")
 	q.Release()
+}
+
+// At most MaxWaiting deliveries of a tenant and kind wait to be
+// admitted; the others are limited at once, so that a tenant over its
+// limits holds few of a runtime's message slots.
+func TestMaxWaiting(t *testing.T) {
+	c := newClock()
+	release := make(chan struct{})
+	sleeping := make(chan struct{}, 8)
+	l, err := limits.New(func(o *limits.Options) {
+		o.Defaults = limits.Limits{EventsPerSecond: 10, EventsBurst: 10}
+		o.Now = c.Now
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			sleeping <- struct{}{}
+			<-release
+			return c.Sleep(ctx, d)
+		}
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	p, err := l.Admit(ctx, "acme", "s3", 0, 30) // a copy: 30 bytes, unlimited
+	require.NoError(t, err)
+	p.Release()
+	p, err = l.Admit(ctx, "acme", "cloudwatch", 30, 0) // 30 events: 2 s of debt
+	require.NoError(t, err)
+	defer p.Release()
+	waiter := make(chan error, 1)
+	go func() {
+		q, err := l.Admit(ctx, "acme", "cloudwatch", 0, 0)
+		if err == nil {
+			q.Release()
+		}
+		waiter <- err
+	}()
+	<-sleeping
+	start := time.Now()
+	_, err = l.Admit(ctx, "acme", "cloudwatch", 0, 0)
+	assert.Less(t, time.Since(start), time.Second, "limited at once, not after a wait")
+	var le *limits.LimitedError
+	require.ErrorAs(t, err, &le, "a second waiter is limited at once")
+	assert.Equal(t, "events_per_second", le.Limit)
+	assert.Equal(t, 2*time.Second, le.RetryAfter, "the time the debt needs")
+	assert.Zero(t, le.Waited)
+	q, err := l.Admit(ctx, "globex", "cloudwatch", 0, 0)
+	require.NoError(t, err, "other tenants have their own waiters")
+	q.Release()
+	close(release)
+	assert.NoError(t, <-waiter, "the waiter is admitted once the debt is paid")
 }
 
 func TestConcurrencyWakesWaiter(t *testing.T) {
@@ -189,11 +238,11 @@ func TestConcurrencyWakesWaiter(t *testing.T) {
 	})
 	require.NoError(t, err)
 	ctx := context.Background()
-	p, err := l.Admit(ctx, "acme", "loki")
+	p, err := l.Admit(ctx, "acme", "loki", 0, 0)
 	require.NoError(t, err)
 	got := make(chan error, 1)
 	go func() {
-		q, err := l.Admit(ctx, "acme", "loki")
+		q, err := l.Admit(ctx, "acme", "loki", 0, 0)
 		if err == nil {
 			q.Release()
 		}
@@ -213,11 +262,11 @@ func TestConcurrencyWakesWaiter(t *testing.T) {
 	}
 
 	// Raising the limit wakes waiters too.
-	p, err = l.Admit(ctx, "acme", "loki")
+	p, err = l.Admit(ctx, "acme", "loki", 0, 0)
 	require.NoError(t, err)
 	defer p.Release()
 	go func() {
-		q, err := l.Admit(ctx, "acme", "loki")
+		q, err := l.Admit(ctx, "acme", "loki", 0, 0)
 		if err == nil {
 			defer q.Release()
 		}
@@ -236,7 +285,7 @@ func TestConcurrencyWakesWaiter(t *testing.T) {
 	// A cancelled context ends a wait, retryably.
 	cctx, cancel := context.WithCancel(ctx)
 	l.SetOverrides(nil)
-	go func() { _, err := l.Admit(cctx, "acme", "loki"); got <- err }()
+	go func() { _, err := l.Admit(cctx, "acme", "loki", 0, 0); got <- err }()
 	cancel()
 	select {
 	case err := <-got:
@@ -253,7 +302,7 @@ func TestSetOverridesAppliesToDeliveriesInFlight(t *testing.T) {
 		o.Defaults = limits.Limits{EventsPerSecond: 10, EventsBurst: 10}
 	})
 	ctx := context.Background()
-	p, err := l.Admit(ctx, "acme", "cloudwatch")
+	p, err := l.Admit(ctx, "acme", "cloudwatch", 0, 0)
 	require.NoError(t, err)
 	defer p.Release()
 	require.NoError(t, p.Wait(ctx, 10, 0))
@@ -276,7 +325,7 @@ func TestUnlimitedNeverWaits(t *testing.T) {
 	c := newClock()
 	l := newLimiter(t, c)
 	ctx := context.Background()
-	p, err := l.Admit(ctx, "acme", "cloudwatch")
+	p, err := l.Admit(ctx, "acme", "cloudwatch", 0, 0)
 	require.NoError(t, err)
 	for range 1000 {
 		d, err := p.Reserve(ctx, 1000, 1<<30)
@@ -291,10 +340,11 @@ func TestUnlimitedNeverWaits(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	_, err := limits.New(func(o *limits.Options) {
 		o.MaxWait = -time.Second
+		o.MaxWaiting = -1
 		o.Defaults = limits.Limits{EventsPerSecond: -1, EventsBurst: -2}
 	})
 	require.Error(t, err)
-	for _, want := range []string{"Options.MaxWait", "events_per_second: must not be negative", "events_burst: must not be negative"} {
+	for _, want := range []string{"Options.MaxWait is", "Options.MaxWaiting is", "events_per_second: must not be negative", "events_burst: must not be negative"} {
 		assert.ErrorContains(t, err, want)
 	}
 	l, err := limits.New()
@@ -314,7 +364,7 @@ func TestReserveIsSafeAcrossPermits(t *testing.T) {
 	var granted int64
 	for range 8 {
 		wg.Go(func() {
-			p, err := l.Admit(context.Background(), "acme", "cloudwatch")
+			p, err := l.Admit(context.Background(), "acme", "cloudwatch", 0, 0)
 			if err != nil {
 				return
 			}
@@ -334,4 +384,49 @@ func TestReserveIsSafeAcrossPermits(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, int64(8000), granted)
+}
+
+// A delivery of unknown cost has what the last ones sent prepaid at its
+// admission: deliveries arriving together are admitted as the budget
+// allows, instead of all at once to wait in their streams; what it does
+// not use is given back.
+func TestUnknownCostIsPrepaid(t *testing.T) {
+	c := newClock()
+	l := newLimiter(t, c, func(o *limits.Options) {
+		o.Defaults = limits.Limits{EventsPerSecond: 100, EventsBurst: 100}
+	})
+	ctx := context.Background()
+	reserve := func(p *limits.Permit, n int) time.Duration {
+		t.Helper()
+		var total time.Duration
+		for range n {
+			d, err := p.Reserve(ctx, 1, 0)
+			require.NoError(t, err)
+			total += d
+		}
+		return total
+	}
+	// Before any delivery, a tenth of a second at the rate (10 events) is
+	// prepaid; it sends 40, all within the burst.
+	p1, err := l.Admit(ctx, "acme", "cloudwatch", limits.Unknown, limits.Unknown)
+	require.NoError(t, err)
+	assert.Zero(t, reserve(p1, 40))
+	p1.Release() // the estimate is 40; 60 tokens left
+
+	p2, err := l.Admit(ctx, "acme", "cloudwatch", limits.Unknown, limits.Unknown)
+	require.NoError(t, err)
+	assert.Zero(t, p2.Waited(), "60 tokens hold the 40 prepaid")
+	assert.Zero(t, reserve(p2, 40), "drawn from what was prepaid")
+	p2.Release() // 20 tokens left
+
+	p3, err := l.Admit(ctx, "acme", "cloudwatch", limits.Unknown, limits.Unknown)
+	require.NoError(t, err)
+	assert.Equal(t, 200*time.Millisecond, p3.Waited(), "waited for the 20 missing of its 40")
+	assert.Zero(t, reserve(p3, 10))
+	p3.Release() // 30 of its 40 given back
+
+	p4, err := l.Admit(ctx, "acme", "cloudwatch", 30, 0)
+	require.NoError(t, err)
+	assert.Zero(t, p4.Waited(), "the 30 given back are there")
+	p4.Release()
 }

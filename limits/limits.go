@@ -11,13 +11,21 @@
 //	      cloudwatch:
 //	        max_concurrent_deliveries: 2
 //
-// A Limiter enforces them. A delivery is admitted (a concurrency slot of
-// its tenant and kind, and a budget not in debt), then takes tokens for
-// what it sends as it goes. Waits are bounded: a delivery that cannot get
-// its tokens within Options.MaxWait, in total, ends with an error matching
-// ErrLimited, retryable (package fault) with a retry-after hint: the time
-// its tokens need, which the runtimes turn into the message's next
-// visibility instead of spinning.
+// A Limiter enforces them. A delivery is admitted first (Limiter.Admit: a
+// concurrency slot of its tenant and kind, and its tokens: a copy's size,
+// or for a record stream what the tenant's last deliveries of the kind
+// sent, prepaid), then takes tokens for what it sends as it goes
+// (Permit.Reserve). Waits are bounded: at most Options.MaxWaiting
+// deliveries of a tenant and kind wait to be admitted at once, and a
+// delivery that cannot get its tokens within Options.MaxWait, in total,
+// ends with an error matching ErrLimited, retryable (package fault) with a
+// retry-after hint: the time its tokens need, which the runtimes turn into
+// the message's next visibility instead of spinning. A tenant over its
+// limits thus holds few of a runtime's workers, and only briefly.
+//
+// OpenOverridesFile keeps a Limiter's overrides in step with a file,
+// applying each valid version whole and refusing an invalid one, the last
+// good version staying in force.
 //
 // Budgets are kept per (tenant, kind): a tenant limited on CloudWatch
 // still delivers to its S3 bucket, and no tenant's budget is charged for

@@ -300,23 +300,17 @@ func (e *DeliveryError) Error() string {
 // Unwrap returns the underlying failure.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// Deliver sends the records of d to the config's log group. It implements
-// deliver.Deliverer.
-func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
+// credentials returns the credentials and region of a delivery: the
+// central role, then the tenant's role with its ExternalId (the
+// identity's when there are identities).
+func (dv *Deliverer) credentials(ctx context.Context, d *deliver.Delivery, st *Settings) (aws.CredentialsProvider, string, error) {
 	cfg := d.Config
-	st, err := deliver.SettingsOf[Settings](d, Kind())
-	if err != nil {
-		return deliver.Receipt{}, err
-	}
-	if d.Records == nil {
-		return deliver.Receipt{}, fault.Permanent(errors.New("cloudwatch: delivery has no record reader"))
-	}
 	region := cfg.TargetRegion
 	if region == "" {
 		region = dv.opts.Region
 	}
 	if region == "" {
-		return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: config %s/%s has no target_region and no default region is set", cfg.TenantID, cfg.Type))
+		return nil, "", fault.Permanent(fmt.Errorf("cloudwatch: config %s/%s has no target_region and no default region is set", cfg.TenantID, cfg.Type))
 	}
 	var hops []credentials.Hop
 	if st.LogDistributionRoleARN != "" {
@@ -326,7 +320,7 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 		externalID := st.ExternalID
 		if d.Identity != nil {
 			if msg := d.Identity.AccountProblem(mustAccount(st.LogDistributionRoleARN)); msg != "" {
-				return deliver.Receipt{}, fault.Permanent(fmt.Errorf("cloudwatch: %s/%s: log_distribution_role_arn: %s", cfg.TenantID, cfg.Type, msg))
+				return nil, "", fault.Permanent(fmt.Errorf("cloudwatch: %s/%s: log_distribution_role_arn: %s", cfg.TenantID, cfg.Type, msg))
 			}
 			externalID = d.Identity.ExternalID
 		}
@@ -338,7 +332,24 @@ func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.
 	}
 	creds, err := dv.chain.Provider(ctx, region, hops...)
 	if err != nil {
-		return deliver.Receipt{}, awserr.Classify(fmt.Errorf("cloudwatch: credentials for %s/%s: %w", cfg.TenantID, cfg.Type, err))
+		return nil, "", awserr.Classify(fmt.Errorf("cloudwatch: credentials for %s/%s: %w", cfg.TenantID, cfg.Type, err))
+	}
+	return creds, region, nil
+}
+
+// Deliver sends the records of d to the config's log group. It implements
+// deliver.Deliverer.
+func (dv *Deliverer) Deliver(ctx context.Context, d *deliver.Delivery) (deliver.Receipt, error) {
+	st, err := deliver.SettingsOf[Settings](d, Kind())
+	if err != nil {
+		return deliver.Receipt{}, err
+	}
+	if d.Records == nil {
+		return deliver.Receipt{}, fault.Permanent(errors.New("cloudwatch: delivery has no record reader"))
+	}
+	creds, region, err := dv.credentials(ctx, d, st)
+	if err != nil {
+		return deliver.Receipt{}, err
 	}
 	rr, err := d.Records(ctx)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/logdelivery/logdelivery/awsdispatch"
 	"github.com/logdelivery/logdelivery/tenant"
 	"github.com/logdelivery/logdelivery/tenant/dynamostore"
 )
@@ -22,6 +23,7 @@ func openTable(ctx context.Context, table, defaultRegion string, logger *slog.Lo
 	if err != nil {
 		return nil, "", err
 	}
+	cfg.Logger = awsdispatch.SDKLogger(logger) // JSON lines only
 	store := dynamostore.New(dynamodb.NewFromConfig(cfg), table, func(o *dynamostore.Options) { o.Logger = logger })
 	return store, "DynamoDB table " + table, nil
 }

@@ -24,8 +24,9 @@ const checkTimeout = 15 * time.Second
 // ledger tables when set, the central role, the queues named by
 // SQS_QUEUE_URL and FAILURE_QUEUE_URL and, with CHECK_KEY (an object key
 // of a sample tenant), that tenant's configs: each must be usable (valid,
-// enabled or not, bound to the tenant's accounts, of a kind the processor
-// delivers). It prints one line per check, "ok" or "FAIL" and what
+// bound to the tenant's accounts, of a kind the processor delivers) and
+// each that would receive the object reachable (its roles assumed:
+// deliver.Checker), nothing written. It prints one line per check, "ok" or "FAIL" and what
 // failed, and returns 0 when every check passed, 1 otherwise.
 func runCheck(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options), settle settlement, out io.Writer) int {
 	probes := append(awsdispatch.Probes(cfg, opts), queueProbes(cfg, settle)...)
@@ -65,7 +66,7 @@ func checkSample(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Opt
 	defer d.Close()
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	e := d.Explain(ctx, logdelivery.Object{Key: key})
+	e := d.Explain(ctx, logdelivery.Object{Key: key}, func(o *logdelivery.ExplainOptions) { o.Check = true })
 	if e.Error != "" {
 		fmt.Fprintf(out, "FAIL sample %s: %s\n", key, e.Error)
 		return false
@@ -88,7 +89,7 @@ func checkSample(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Opt
 		ok = false
 	}
 	if ok {
-		fmt.Fprintf(out, "ok   sample tenant %s: %d configs, %d would receive %s, %d would not\n",
+		fmt.Fprintf(out, "ok   sample tenant %s: %d configs, %d would receive %s (and can reach it), %d would not\n",
 			e.Key.Tenant, len(e.Destinations), deliver, key, skip)
 	}
 	return ok

@@ -50,7 +50,7 @@ func TestCheckOnMoto(t *testing.T) {
 	assert.Equal(t, "ok   tenant config table \"configs\"\n"+
 		"ok   central role arn:aws:iam::123456789012:role/CentralLogDistributionRole\n"+
 		"ok   queue "+env["SQS_QUEUE_URL"]+"\n"+
-		"ok   sample tenant acme: 1 configs, 1 would receive c1/acme/payment/pod-1/1.json.gz, 0 would not\n", out)
+		"ok   sample tenant acme: 1 configs, 1 would receive c1/acme/payment/pod-1/1.json.gz (and can reach it), 0 would not\n", out)
 
 	// A config the processor cannot use is a problem of the sample tenant.
 	_, err = dynamostore.New(dynamodb.NewFromConfig(srv.Config()), "configs").Create(mototest.Context(t), tenant.DeliveryConfig{

@@ -15,7 +15,7 @@ var explainJSON = flag.Bool("json", false, "explain mode: print one JSON documen
 
 // explainer is what explain mode needs of a Dispatcher.
 type explainer interface {
-	Explain(ctx context.Context, obj logdelivery.Object) logdelivery.Explanation
+	Explain(ctx context.Context, obj logdelivery.Object, optFns ...func(*logdelivery.ExplainOptions)) logdelivery.Explanation
 }
 
 // runExplain is -mode explain: for each argument — an object key, an

@@ -48,6 +48,15 @@
 // policy) says which tenant URLs the HTTP kinds (Loki) may reach; give
 // examples/configapi the same.
 //
+// Live configuration: LIMITS_FILE is a per-tenant limits overrides file
+// (Loki's shape, see package limits; events/s, bytes/s and concurrent
+// deliveries per tenant and destination kind), LIMITS_MAX_WAIT (default
+// 5s) how long a delivery waits for its tenant's limits before its message
+// is retried after the hint. LIMITS_FILE and TENANT_CONFIG_FILE are polled
+// every CONFIG_RELOAD_INTERVAL (default 10s): a new version is applied
+// whole, or refused with every problem logged while the last good one
+// stays; an invalid LIMITS_FILE at start fails the start.
+//
 // Delivery guarantee: LEDGER_TABLE (DynamoDB) or LEDGER_DIR (a directory)
 // holds the ledger that makes delivery effectively-once per destination;
 // without either, delivery is at-least-once. FAILURE_QUEUE_URL (lambda and
@@ -166,6 +175,11 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	lv, err := readLive(os.Getenv, logger) // LIMITS_FILE, CONFIG_RELOAD_INTERVAL (limits.go)
+	if err != nil {
+		return 0, err
+	}
+	lv.watch(ctx)
 	opts := func(o *awsdispatch.Options) {
 		o.Table = os.Getenv("TENANT_CONFIG_TABLE")
 		if o.Table == "" {
@@ -179,6 +193,7 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 		o.LedgerTable = settle.ledgerTable
 		o.Egress = policy
 		knobs.apply(o)
+		lv.apply(o)
 	}
 	if settle.ledgerDir != "" {
 		led, err := ledger.OpenFile(settle.ledgerDir)
@@ -189,19 +204,25 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 		opts = chain(opts, func(o *awsdispatch.Options) { o.Ledger = led })
 	}
 	if path := os.Getenv("TENANT_CONFIG_FILE"); path != "" {
-		store, err := filestore.Open(path)
+		store, err := filestore.Open(path, func(o *filestore.Options) {
+			o.ReloadInterval, o.ReloadObserver, o.Logger = lv.interval, lv.observers, logger
+		})
 		if err != nil {
 			return 0, err
 		}
 		for _, p := range store.Problems() {
 			logger.Warn("unusable delivery config in file", "error", p)
 		}
-		opts = chain(opts, func(o *awsdispatch.Options) { o.Store = store })
+		go store.Watch(ctx) // a new version is applied whole, or refused
+		lv.sources = append(lv.sources, filestore.SourceConfigs)
+		// No cache in front of a file: a reload is in force at once.
+		opts = chain(opts, func(o *awsdispatch.Options) { o.Store, o.CacheTTL = store, -1 })
 	}
 
 	switch mode {
 	case "lambda":
 		emf := metrics.NewEMF(os.Stdout, func(o *metrics.EMFOptions) { o.Reference = knobs.referenceMetrics })
+		lv.observers.add(emf, emf)
 		d, err := awsdispatch.New(cfg, chain(opts, func(o *awsdispatch.Options) { o.Observer = emf }))
 		if err != nil {
 			return 0, err
@@ -213,6 +234,7 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 				o.FailureQueue, o.FailureQueueURL = sqs.NewFromConfig(cfg), settle.failureQueueURL
 			}
 			o.DeletePermanentFailures = settle.deletePermanentFailures
+			o.Visibility = sqs.NewFromConfig(cfg) // a limited tenant's message back after its hint
 		})
 		if err != nil {
 			return 0, err
@@ -224,7 +246,7 @@ func run(ctx context.Context, mode string, logger *slog.Logger) (int, error) {
 		}))
 		return 0, nil
 	case "sqs":
-		return 0, runSQS(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), settle, logger)
+		return 0, runSQS(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), settle, lv, logger)
 	case "scan":
 		return 0, runScan(ctx, cfg, chain(opts, knobs.observeReference(ctx, logger)), pathStyle, knobs.retryAttempts, logger)
 	case "manual":

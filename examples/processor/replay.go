@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -36,6 +37,7 @@ const replayVisibility = 15 * 60
 func runReplay(ctx context.Context, d dispatcher, q replayQueue, url string, out io.Writer, logger *slog.Logger) int {
 	enc := json.NewEncoder(out)
 	code, received, deleted := 0, 0, 0
+	var totals logdelivery.Totals
 	for ctx.Err() == nil {
 		got, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: replayVisibility,
@@ -50,8 +52,11 @@ func runReplay(ctx context.Context, d dispatcher, q replayQueue, url string, out
 		received += len(got.Messages)
 		msgs := toMessages(got.Messages)
 		var done []types.DeleteMessageBatchRequestEntry
+		started := time.Now()
 		for i, m := range d.DispatchMessages(ctx, msgs...) {
 			m.LogFailures(ctx, logger)
+			m.LogSummary(ctx, logger, time.Since(started))
+			totals.Add(m)
 			if m.Err != nil {
 				enc.Encode(map[string]any{"id": m.ID, "outcome": "failed", "error": m.Err.Error(), "retryable": false})
 			}
@@ -81,7 +86,7 @@ func runReplay(ctx context.Context, d dispatcher, q replayQueue, url string, out
 		}
 		deleted += len(done) - len(del.Failed)
 	}
-	logger.Info("replay finished", "queue", url, "received", received, "delivered_and_deleted", deleted, "left", received-deleted)
+	logger.Info("replay finished", "queue", url, "received", received, "delivered_and_deleted", deleted, "left", received-deleted, "totals", &totals)
 	if ctx.Err() != nil && code == 0 {
 		code = 1
 	}

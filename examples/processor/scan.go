@@ -280,7 +280,16 @@ func (s *scanner) pass(ctx context.Context) (int, error) {
 // handle dispatches a batch and records the outcome of each object.
 func (s *scanner) handle(ctx context.Context, batch []logdelivery.Object) {
 	retry := map[string]bool{}
-	for _, r := range s.d.Dispatch(ctx, batch...) {
+	started := time.Now()
+	results := s.d.Dispatch(ctx, batch...)
+	byObject := map[string]logdelivery.Results{}
+	for _, r := range results {
+		byObject[r.Object.Key] = append(byObject[r.Object.Key], r)
+	}
+	for _, o := range batch { // one summary line per object, as per message elsewhere
+		logdelivery.MessageResult{ID: o.Key, Results: byObject[o.Key]}.LogSummary(ctx, s.logger, time.Since(started))
+	}
+	for _, r := range results {
 		switch {
 		case r.Retryable():
 			retry[r.Object.Key] = true

@@ -24,7 +24,7 @@ import (
 
 // runSQS consumes SQS_QUEUE_URL until ctx is done, serving /metrics,
 // /healthz and /readyz on METRICS_ADDR.
-func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options), settle settlement, logger *slog.Logger) error {
+func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options), settle settlement, lv *live, logger *slog.Logger) error {
 	queueURL := os.Getenv("SQS_QUEUE_URL")
 	if queueURL == "" {
 		return errors.New("sqs mode needs SQS_QUEUE_URL")
@@ -37,6 +37,9 @@ func runSQS(ctx context.Context, cfg aws.Config, opts func(*awsdispatch.Options)
 	}
 	workerMetrics, err := metrics.NewWorker(reg)
 	if err != nil {
+		return err
+	}
+	if err := lv.register(reg); err != nil {
 		return err
 	}
 	readyOpts, err := readReadiness(os.Getenv)

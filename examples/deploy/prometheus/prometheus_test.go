@@ -29,6 +29,7 @@ import (
 	"github.com/logdelivery/logdelivery/deliver"
 	"github.com/logdelivery/logdelivery/fault"
 	"github.com/logdelivery/logdelivery/keyparse"
+	"github.com/logdelivery/logdelivery/limits"
 	"github.com/logdelivery/logdelivery/metrics"
 	"github.com/logdelivery/logdelivery/sqsworker"
 )
@@ -57,8 +58,9 @@ func promtool(t *testing.T, stdin io.Reader, args ...string) {
 }
 
 // scrape returns what /metrics of the processor's sqs mode serves (its
-// registry: Go and process collectors, the Prometheus observer and the
-// worker metrics) once a few results and messages went through.
+// registry: Go and process collectors, the Prometheus observer, the
+// worker, limits and reload metrics) once a few results and messages went
+// through.
 func scrape(t *testing.T) []byte {
 	t.Helper()
 	reg := promclient.NewPedanticRegistry()
@@ -67,6 +69,14 @@ func scrape(t *testing.T) []byte {
 	require.NoError(t, err)
 	w, err := metrics.NewWorker(reg)
 	require.NoError(t, err)
+	lm, err := metrics.NewLimits(reg)
+	require.NoError(t, err)
+	rm, err := metrics.NewReloads(reg)
+	require.NoError(t, err)
+	lm.Waited("acme", "cloudwatch", 10, 1000, time.Second)
+	lm.Limited(&limits.LimitedError{Tenant: "acme", Kind: "cloudwatch", Limit: "events_per_second"})
+	rm.Loaded(limits.SourceOverrides)
+	rm.Reloaded(limits.SourceOverrides, errors.New("invalid"))
 
 	now := time.Now()
 	obj := logdelivery.Object{Bucket: "central", Key: "prod-1/acme/api/api-0/1.gz", Time: now.Add(-time.Minute)}
