@@ -55,6 +55,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,6 +77,7 @@ type options struct {
 	workloads []string      // presets; empty: spec
 	runs      int           // measurements of each workload, medians reported
 	before    string        // git revision whose delivery child is measured too
+	endpoint  string        // CPU profile of this process (the fake endpoint) during the deliveries
 }
 
 // presets are the workloads -workload names.
@@ -103,6 +105,7 @@ func main() {
 	flag.BoolVar(&o.inProcess, "inprocess", false, "deliver in this process rather than in a child (peak RSS then includes generation and the fake)")
 	workloads := flag.String("workload", "", `comma-separated presets instead of -size etc.: "100MB", "1GB", "small" (300 × 200 KB, 30 tenants, 120 pods)`)
 	flag.IntVar(&o.runs, "runs", 1, "measure each workload this many times and report medians")
+	flag.StringVar(&o.endpoint, "endpointprofile", "", "write a CPU profile of this process, the fake endpoint, during the (last) delivery to this `file`")
 	flag.StringVar(&o.before, "before", "", "also measure the delivery of this git `revision` (built from the repository in the working directory), in the same run")
 	flag.Parse()
 	n, err := parseSize(*size)
@@ -289,6 +292,17 @@ func measureDelivery(ctx context.Context, o options, dir string, m manifest, exe
 	defer fake.Close()
 	var x measurement
 	var err error
+	if o.endpoint != "" && !o.inProcess {
+		f, err := os.Create(o.endpoint)
+		if err != nil {
+			return x, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return x, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0 := cpuTime()
 	if o.inProcess {
 		x.res, err = deliverObjects(ctx, dir, m, fake.URL, o.profiles)

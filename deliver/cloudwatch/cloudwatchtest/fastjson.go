@@ -1,6 +1,7 @@
 package cloudwatchtest
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -174,6 +175,16 @@ func (p *jsonParser) string() (string, bool) {
 	p.buf = p.buf[:0]
 	escaped := false
 	for p.i < len(p.b) {
+		// Skip eight plain ASCII bytes at a time.
+		for p.i+8 <= len(p.b) && plain8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+			if escaped {
+				p.buf = append(p.buf, p.b[p.i:p.i+8]...)
+			}
+			p.i += 8
+		}
+		if p.i >= len(p.b) {
+			break
+		}
 		c := p.b[p.i]
 		switch {
 		case c == '"':
@@ -210,6 +221,17 @@ func (p *jsonParser) string() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// plain8 reports whether none of the 8 bytes of x (little endian) is a
+// quote, a backslash, a control character or a non-ASCII byte.
+func plain8(x uint64) bool {
+	const lanes01, lanes80 = 0x0101010101010101, 0x8080808080808080
+	const quote, backslash = '"' * lanes01, '\\' * lanes01
+	less := (x - 0x20*lanes01) &^ x // lanes below 0x20 (or borrowing)
+	q := x ^ quote
+	b := x ^ backslash
+	return (less|((q-lanes01)&^q)|((b-lanes01)&^b)|x)&lanes80 == 0
 }
 
 // escape appends the escape sequence at p.b[p.i] to p.buf.
